@@ -1,0 +1,6 @@
+"""MathDL Playground engine: NumPy/CuPy arrays, autodiff, layers, optimizers and the labs.
+
+Pure Python and array code; it never imports Qt, so it runs headless, in tests, and on GPU
+machines without a display.
+"""
+__version__ = "0.1.0"

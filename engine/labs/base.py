@@ -1,0 +1,348 @@
+"""The lab contract: Qt-free, declared params, seeded reset, stepping, frozen NumPy snapshots.
+
+A lab is plain Python.  The GUI, the CLI and the tests drive every lab through the same small
+surface, so nothing about a lab is wired by hand:
+
+* class attributes carry metadata (``name``, ``chapter``, ``title``, ``section``, ``summary``);
+* ``params`` declares the knobs as data (:class:`Param`), from which the GUI builds its form and
+  the CLI parses ``--set NAME=VALUE``;
+* ``actions`` declares the things a user can do besides turning knobs (click a start point);
+* ``reset(seed)``, ``step(n)`` and ``snapshot()`` run it; a snapshot is frozen NumPy-only data.
+
+Data flows one way: param -> lab -> snapshot -> panel.  ``set_param`` validates and raises
+``ValueError`` with a message a user can act on, leaving the lab exactly as it was.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from engine import backend
+
+PARAM_KINDS = ("float", "int", "bool", "choice")
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One declared knob of a lab.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used by ``set_param`` and ``--set name=value``.
+    kind : {'float', 'int', 'bool', 'choice'}
+    default : object
+    low, high : float, optional
+        Inclusive range for numeric kinds.
+    step : float, optional
+        Slider resolution for numeric kinds (ignored when ``log``).
+    log : bool
+        Slider moves in log space (learning rates, condition numbers).
+    choices : tuple of str
+        Allowed values for ``choice``.
+    label, symbol, help : str
+        Short label, the symbol used in the equations (``c``, ``\u03b2\u2081``), and a tooltip.
+    group : str
+        Heading under which the form shows the control.
+    rebuild : bool
+        Changing it rebuilds the run (``reset`` with the current seed).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple = ()
+    label: str = ""
+    symbol: str = ""
+    help: str = ""
+    group: str = "General"
+    rebuild: bool = False
+
+    def __post_init__(self):
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"param {self.name}: kind must be one of {PARAM_KINDS}")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"param {self.name}: default {self.default!r} not in choices")
+        if self.log and (self.low is None or self.low <= 0):
+            raise ValueError(f"param {self.name}: a log-scale param needs low > 0")
+        self.coerce(self.default)  # a declaration with a bad default fails at import
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+    def allowed(self) -> str:
+        """What values are allowed, as a phrase for error messages and ``main.py list``."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        what = "an integer" if self.kind == "int" else "a number"
+        return f"{what} in [{_fmt(self.low)}, {_fmt(self.high)}]"
+
+    def coerce(self, value: Any) -> Any:
+        """Convert ``value`` (possibly a string from the command line) and check it.
+
+        Raises
+        ------
+        ValueError
+            Naming the param, the bad value and what is allowed.
+        """
+        bad = ValueError(f"{self.name} = {value!r} is not allowed: it must be {self.allowed()}")
+        if self.kind == "bool":
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            if isinstance(value, (int, np.integer)) and value in (0, 1):
+                return bool(value)
+            raise bad
+        if self.kind == "choice":
+            if isinstance(value, str) and value.strip() in self.choices:
+                return value.strip()
+            raise bad
+        try:
+            if isinstance(value, (bool, np.bool_)):
+                raise TypeError
+            num = float(value.strip()) if isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(num):
+            raise bad
+        if self.kind == "int":
+            if num != round(num):
+                raise bad
+            num = int(round(num))
+        if (self.low is not None and num < self.low) or (self.high is not None and num > self.high):
+            raise bad
+        return num
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """Something a user can do to a lab besides setting a param (a click, a button).
+
+    ``args`` names the arguments ``do_action`` expects, e.g. ``('x', 'y')``.
+    """
+
+    name: str
+    label: str
+    args: tuple = ()
+    help: str = ""
+
+
+def _fmt(v) -> str:
+    return "-inf" if v is None else f"{v:g}"
+
+
+def _freeze(value):
+    """Deep-freeze snapshot data: arrays become read-only NumPy, dicts become read-only views."""
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    arr = backend.to_numpy(value)
+    if arr.flags.writeable:
+        arr = arr.copy() if arr.base is not None else arr
+        arr.flags.writeable = False
+    return arr
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What a panel paints: frozen, NumPy-only, safe to hand across threads.
+
+    Attributes
+    ----------
+    lab : str
+    step : int
+    scalars : Mapping[str, float]
+        Headline numbers; ``loss`` (if present) goes to the status bar.
+    data : Mapping[str, object]
+        Arrays and nested mappings of arrays (curves, paths, images).
+    text : Mapping[str, str]
+        Rendered-math HTML and other strings.
+    alerts : tuple of str
+        Banners to show, e.g. a divergence naming its step and likely cause.
+    """
+
+    lab: str
+    step: int
+    scalars: Mapping[str, float]
+    data: Mapping[str, Any]
+    text: Mapping[str, str]
+    alerts: tuple = ()
+
+    @classmethod
+    def make(cls, lab, step, scalars=None, data=None, text=None, alerts=()):
+        return cls(lab=lab, step=int(step),
+                   scalars=types.MappingProxyType({k: float(v) for k, v in (scalars or {}).items()}),
+                   data=_freeze(data or {}), text=types.MappingProxyType(dict(text or {})),
+                   alerts=tuple(alerts))
+
+
+class Lab:
+    """Base class of every lab.  Subclasses declare metadata, ``params``, ``actions``, and
+    implement ``_build`` (set up from params and ``self.rng``), ``_step`` and ``_snapshot``.
+
+    Attributes
+    ----------
+    name, chapter, title, section, summary : str
+        Registry metadata: CLI name, book chapter number, navigator title, book section, and a
+        few lines (our words) explaining what the lab shows.
+    params : tuple of Param
+    actions : tuple of Action
+    """
+
+    name: str = ""
+    chapter: int = 0
+    title: str = ""
+    section: str = ""
+    summary: str = ""
+    params: Sequence[Param] = ()
+    actions: Sequence[Action] = ()
+
+    def __init__(self, seed: int = 0, backend_name: str = "auto", **values):
+        self._params = {p.name: p for p in self.params}
+        self.values: dict[str, Any] = {p.name: p.default for p in self.params}
+        for k, v in values.items():
+            self.values[k] = self._param(k).coerce(v)
+        self.backend_name = backend_name
+        self.notice = ""
+        self.reset(seed)
+
+    # -- params ---------------------------------------------------------------------------------
+    def _param(self, name: str) -> Param:
+        try:
+            return self._params[name]
+        except KeyError:
+            raise ValueError(f"{self.name} has no param {name!r}; its params are: "
+                             + ", ".join(self._params)) from None
+
+    def param_spec(self, name: str) -> Param:
+        """The declaration of param ``name`` (``ValueError`` listing valid names if unknown)."""
+        return self._param(name)
+
+    def validate(self, name: str, value: Any) -> Any:
+        """Coerce and check a value without changing anything; returns the coerced value."""
+        return self._param(name).coerce(value)
+
+    def set_param(self, name: str, value: Any) -> None:
+        """Validate and apply one param.  On ``ValueError`` nothing changes.
+
+        Params declared ``rebuild`` reset the run (same seed) and set :attr:`notice`.
+        """
+        value = self.validate(name, value)
+        old = self.values[name]
+        self.values[name] = value
+        try:
+            self._on_param(name, old)
+        except Exception:
+            self.values[name] = old
+            raise
+        if self._param(name).rebuild and value != old:
+            self.reset(self.seed)
+            self.notice = f"{self._param(name).display} changed: run restarted"
+
+    def _on_param(self, name: str, old: Any) -> None:
+        """Hook: apply a live param change (e.g. push a learning rate into an optimizer)."""
+
+    # -- running --------------------------------------------------------------------------------
+    @property
+    def xp(self):
+        return backend.get_xp(self.backend_name, self.work_size())
+
+    def work_size(self) -> float:
+        """Rough multiply-adds per step, for ``auto`` backend choice."""
+        return 0.0
+
+    def reset(self, seed: int | None = None) -> None:
+        """Rebuild from the current params with ``seed`` (default: keep the current seed)."""
+        if seed is not None:
+            if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+                raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
+            self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.step_count = 0
+        self._build()
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` steps."""
+        for _ in range(int(n)):
+            if self.finished:
+                break
+            self._step()
+            self.step_count += 1
+
+    @property
+    def finished(self) -> bool:
+        """True when nothing is left to run (every racer converged or diverged, say)."""
+        return False
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot()
+
+    def do_action(self, name: str, **kwargs) -> None:
+        """Run declared action ``name``; ``ValueError`` for unknown actions or bad arguments."""
+        names = {a.name: a for a in self.actions}
+        if name not in names:
+            raise ValueError(f"{self.name} has no action {name!r}; its actions are: "
+                             + (", ".join(names) or "none"))
+        missing = set(names[name].args) - set(kwargs)
+        if missing:
+            raise ValueError(f"action {name} needs arguments {', '.join(sorted(missing))}")
+        getattr(self, "action_" + name)(**kwargs)
+
+    def to_backend(self, name: str) -> None:
+        """Move parameters and optimizer state to another backend without losing them."""
+        backend.resolve(name, self.work_size())  # raises before anything changes
+        self.backend_name = name
+        self._move_to_backend()
+
+    def _move_to_backend(self) -> None:
+        """Hook: move arrays to ``self.xp``.  Default: rebuild and replay to the same step."""
+        target = self.step_count
+        self.reset(self.seed)
+        self.step(target)
+
+    def history(self) -> dict[str, list]:
+        """Plain lists of the run's histories, for experiment files and CSV."""
+        return {}
+
+    # -- to be written by subclasses -------------------------------------------------------------
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+    def _snapshot(self) -> Snapshot:
+        raise NotImplementedError
+
+
+def describe_params(lab_cls: type[Lab]) -> list[dict]:
+    """JSON-ready description of a lab's params (for ``main.py list --json``)."""
+    out = []
+    for p in lab_cls.params:
+        d = {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help,
+             "group": p.group, "allowed": p.allowed()}
+        if p.kind in ("float", "int"):
+            d.update(low=p.low, high=p.high, log=p.log)
+        if p.kind == "choice":
+            d["choices"] = list(p.choices)
+        out.append(d)
+    return out

@@ -1,0 +1,168 @@
+"""Command line: ``gui`` (default), ``list`` and ``run``.
+
+``python main.py``                          opens the window (``--panel NAME`` picks the lab)
+``python main.py list [--json]``            labs and their params
+``python main.py run LAB --steps N ...``    runs headless; writes metrics, plots, experiment file
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from engine import backend
+from engine.labs.base import describe_params
+from mathdl_gui import registry
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message says what is valid."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mathdl", description="MathDL Playground: see and play "
+                                "with the mathematics of deep learning.")
+    sub = p.add_subparsers(dest="command")
+    g = sub.add_parser("gui", help="open the window (the default)")
+    for q in (p, g):
+        q.add_argument("--panel", help="lab to open: " + ", ".join(registry.names()))
+        q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        q.add_argument("--backend", default="auto", choices=backend.BACKENDS,
+                       help="array backend (default auto)")
+    lst = sub.add_parser("list", help="list labs and their params")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    r = sub.add_parser("run", help="run a lab headless")
+    r.add_argument("lab", help="lab name: " + ", ".join(registry.names()))
+    r.add_argument("--steps", type=int, required=True, help="number of steps to run")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r.add_argument("--backend", default="auto", choices=backend.BACKENDS)
+    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a param (repeatable; applied in order)")
+    r.add_argument("--out", help="folder for metrics.json, plots (PNG, SVG) and experiment.json")
+    r.add_argument("--screenshot", help="PNG file of the window after the steps")
+    return p
+
+
+def cmd_list(as_json: bool) -> int:
+    rows = []
+    for e in registry.ENTRIES:
+        cls = e.lab_class()
+        rows.append({"name": e.name, "chapter": e.chapter, "title": e.title,
+                     "section": cls.section, "params": describe_params(cls)})
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        print(f"{r['name']}  (ch. {r['chapter']} {registry.CHAPTERS[r['chapter']]}: "
+              f"{r['title']})")
+        for p in r["params"]:
+            print(f"    {p['name']:<16} default {p['default']!s:<12} {p['allowed']}")
+    return 0
+
+
+def build_lab(name: str, seed: int, backend_name: str, sets: list[str]):
+    """Make lab ``name`` and apply ``NAME=VALUE`` settings in order (UsageError if invalid)."""
+    try:
+        entry = registry.get(name)
+        backend.resolve(backend_name)
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"--seed must be in [0, 2^32), got {seed}")
+        lab = entry.lab_class()(seed=seed, backend_name=backend_name)
+        for item in sets:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"--set {item!r}: expected NAME=VALUE")
+            lab.set_param(key.strip(), value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return entry, lab
+
+
+def cmd_run(args) -> int:
+    from engine.io import experiment  # noqa: PLC0415
+    from engine.io.atomic import write_text  # noqa: PLC0415
+    from engine.runner import Runner  # noqa: PLC0415
+
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
+    entry, lab = build_lab(args.lab, args.seed, args.backend, args.set)
+    runner = Runner(lab, chunk=max(1, min(500, args.steps // 20 or 1)))
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def progress(snap):
+        now = time.perf_counter()
+        if now - last[0] > 2.0:
+            last[0] = now
+            print(f"  step {snap.step}/{args.steps}", file=sys.stderr, flush=True)
+
+    snap = runner.run(args.steps, on_snapshot=progress)
+    elapsed = time.perf_counter() - t0
+    metrics = {"lab": lab.name, "step": snap.step, "seed": lab.seed,
+               "backend": backend.resolve(lab.backend_name, lab.work_size()),
+               "elapsed_s": round(elapsed, 3), "scalars": dict(snap.scalars),
+               "alerts": list(snap.alerts), "params": dict(lab.values)}
+    metrics = experiment._jsonable(metrics)
+    for a in snap.alerts:
+        print(f"warning: {a}", file=sys.stderr)
+    print(json.dumps({k: metrics[k] for k in ("lab", "step", "elapsed_s", "scalars")}))
+    if args.out or args.screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "metrics.json", json.dumps(metrics, indent=1, allow_nan=False))
+        experiment.save_experiment(lab, out / "experiment.json")
+    if args.out or args.screenshot:
+        _render_outputs(lab, args.out, args.screenshot)
+    return 0
+
+
+def _render_outputs(lab, out, screenshot):
+    """Paint the lab's panel offscreen; export its plots and/or grab the window."""
+    from engine.io.atomic import atomic_path  # noqa: PLC0415
+    from mathdl_gui.app import make_app  # noqa: PLC0415
+    from mathdl_gui.main_window import MainWindow  # noqa: PLC0415
+
+    app = make_app()
+    win = MainWindow(lab=lab, autoplay=False, seed=lab.seed, backend_name=lab.backend_name)
+    try:
+        win.resize(1600, 950)
+        win.show()
+        for _ in range(5):
+            app.processEvents()
+            win.paint_latest(force_math=True)
+        if out:
+            win.panel.export_all(out, formats=("png", "svg"))
+        if screenshot:
+            with atomic_path(screenshot) as tmp:
+                if not win.grab().save(tmp, "PNG"):
+                    raise OSError(f"could not write {screenshot}")
+    finally:
+        win.close()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(args.json)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.panel is not None:
+            registry.get(args.panel)
+        backend.resolve(args.backend)
+        from mathdl_gui.app import run_gui  # noqa: PLC0415
+
+        return run_gui(args.panel, args.seed, args.backend)
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

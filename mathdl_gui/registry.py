@@ -1,0 +1,62 @@
+"""The one ordered registry of labs and their panels.
+
+It is plain data (import paths, not imports), so ``main.py list`` and the engine-side of the CLI
+read it without loading Qt; the navigator, the CLI and the smoke tests all iterate it.  A lab is
+listed here only once it works end to end (engine lab, panel, tests).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+#: Book chapters, for the navigator's headings.
+CHAPTERS = {
+    1: "Linear algebra", 2: "Vector calculus", 3: "Probability and statistics",
+    4: "Optimization", 5: "Graph theory", 6: "Linear neural networks",
+    7: "Feedforward networks", 8: "Regularization", 9: "Convolutional networks",
+    10: "Recurrent networks", 11: "Attention", 12: "Generative models",
+    13: "Transfer and meta learning", 14: "Geometric deep learning",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A lab and the panel that shows it (``module:Class`` import paths)."""
+
+    name: str
+    chapter: int
+    title: str
+    lab: str
+    panel: str
+
+    def lab_class(self):
+        return _load(self.lab)
+
+    def panel_class(self):
+        return _load(self.panel)
+
+
+def _load(path: str):
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("optimization", 4, "Optimizer race",
+          "engine.labs.optimization:OptimizationLab",
+          "mathdl_gui.panels.optimization:OptimizationPanel"),
+)
+
+DEFAULT = "optimization"
+
+
+def names() -> list[str]:
+    return [e.name for e in ENTRIES]
+
+
+def get(name: str) -> Entry:
+    """The entry called ``name``; ``ValueError`` listing the valid names otherwise."""
+    for e in ENTRIES:
+        if e.name == name:
+            return e
+    raise ValueError(f"unknown lab {name!r}; available labs: {', '.join(names())}")

@@ -1,0 +1,88 @@
+"""Look and feel shared by every panel: themes, the series palette, colormaps, plot factory."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtGui, QtWidgets
+
+THEMES = {
+    "dark": dict(background="#1b1d21", foreground="#d6d6d6", window="#25272c", base="#1b1d21",
+                 text="#e6e6e6", button="#2f3238", highlight="#3d7bd9", banner="#7a2e1f",
+                 banner_text="#ffe8e0"),
+    "light": dict(background="#ffffff", foreground="#202020", window="#f0f0f0", base="#ffffff",
+                  text="#101010", button="#e4e4e4", highlight="#2f6fd0", banner="#fde2dc",
+                  banner_text="#6a1a0c"),
+}
+
+#: One colour per series kind across the app (colour-blind-safe, Okabe-Ito based).
+SERIES = {
+    "gd": "#e69f00", "sgd": "#f0e442", "momentum": "#56b4e9", "nesterov": "#0072b2",
+    "adagrad": "#009e73", "rmsprop": "#cc79a7", "adam": "#d55e00", "newton": "#ffffff",
+    "train": "#56b4e9", "test": "#e69f00", "real": "#56b4e9", "generated": "#d55e00",
+}
+_FALLBACK = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
+             "#999999"]
+
+_current = {"theme": "dark"}
+
+
+def theme() -> dict:
+    return THEMES[_current["theme"]]
+
+
+def theme_name() -> str:
+    return _current["theme"]
+
+
+def series_color(kind: str, index: int = 0) -> str:
+    """The app-wide colour of a series kind (``'adam'``, ``'train'``, ...)."""
+    color = SERIES.get(kind, _FALLBACK[index % len(_FALLBACK)])
+    if color == "#ffffff" and _current["theme"] == "light":
+        return "#222222"  # white on white would vanish
+    return color
+
+
+def apply_theme(app: QtWidgets.QApplication, name: str = "dark") -> None:
+    """Apply a theme to Qt widgets and to pyqtgraph plots created afterwards."""
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r}: choose one of {', '.join(THEMES)}")
+    _current["theme"] = name
+    t = THEMES[name]
+    pg.setConfigOptions(antialias=True, background=t["background"], foreground=t["foreground"],
+                        imageAxisOrder="row-major")
+    app.setStyle("Fusion")
+    pal = QtGui.QPalette()
+    role = QtGui.QPalette.ColorRole
+    for r, key in ((role.Window, "window"), (role.Base, "base"), (role.AlternateBase, "window"),
+                   (role.Button, "button"), (role.Highlight, "highlight"),
+                   (role.ToolTipBase, "window")):
+        pal.setColor(r, QtGui.QColor(t[key]))
+    for r in (role.WindowText, role.Text, role.ButtonText, role.ToolTipText, role.BrightText):
+        pal.setColor(r, QtGui.QColor(t["text"]))
+    pal.setColor(role.HighlightedText, QtGui.QColor("#ffffff"))
+    pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role.Text, QtGui.QColor("#808080"))
+    pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role.ButtonText, QtGui.QColor("#808080"))
+    app.setPalette(pal)
+
+
+def viridis() -> pg.ColorMap:
+    return pg.colormap.get("viridis")
+
+
+def diverging() -> pg.ColorMap:
+    """Red-blue colormap for signed values (centre it on 0 with symmetric levels)."""
+    return pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
+
+
+def make_plot(title: str, x_label: str, y_label: str, *, log_y: bool = False,
+              log_x: bool = False, legend: bool = False) -> pg.PlotWidget:
+    """A titled plot with labelled axes (and a legend), in the current theme."""
+    w = pg.PlotWidget()
+    p = w.getPlotItem()
+    p.setTitle(title)
+    p.setLabel("bottom", x_label)
+    p.setLabel("left", y_label)
+    p.showGrid(x=True, y=True, alpha=0.15)
+    p.setLogMode(x=log_x, y=log_y)
+    if legend:
+        p.addLegend(offset=(-10, 10), labelTextSize="8pt")
+    return w

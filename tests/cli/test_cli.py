@@ -1,0 +1,81 @@
+"""The command line: list, run (metrics, plots, experiment, screenshot), and clear errors."""
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, timeout=240):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_import_engine_loads_no_qt():
+    code = ("import sys, pkgutil, importlib, engine\n"
+            "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+            "    importlib.import_module(m.name)\n"
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken', 'pyqtgraph'))]\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_list_json():
+    out = run("list", "--json")
+    assert out.returncode == 0, out.stderr
+    labs = json.loads(out.stdout)
+    assert labs and {"name", "chapter", "title", "params"} <= set(labs[0])
+    opt = next(l for l in labs if l["name"] == "optimization")
+    names = {p["name"] for p in opt["params"]}
+    assert {"function", "condition", "adam_lr", "newton"} <= names
+
+
+def test_list_text():
+    out = run("list")
+    assert out.returncode == 0 and "optimization" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "nosuchlab", "--steps", "3"), "available labs: optimization"),
+    (("run", "optimization", "--steps", "3", "--set", "colour=red"), "its params are: function"),
+    (("run", "optimization", "--steps", "3", "--set", "function=sphere"), "one of quadratic"),
+    (("run", "optimization", "--steps", "3", "--set", "adam_lr=5"), "adam_lr"),
+    (("run", "optimization", "--steps", "3", "--set", "adam_lr"), "NAME=VALUE"),
+    (("run", "optimization", "--steps", "-3"), "--steps"),
+    (("--panel", "nosuchlab"), "available labs"),
+])
+def test_bad_input_exits_nonzero_listing_valid(args, message):
+    out = run(*args)
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_run_writes_metrics_plots_experiment_and_screenshot(tmp_path):
+    out_dir = tmp_path / "out"
+    shot = out_dir / "shot.png"
+    res = run("run", "optimization", "--steps", "300", "--set", "function=rosenbrock",
+              "--out", str(out_dir), "--screenshot", str(shot))
+    assert res.returncode == 0, res.stderr
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["lab"] == "optimization" and m["step"] == 300
+    s = m["scalars"]
+    for key in ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton"):
+        assert s[f"f_{key}"] < s["f_start"], key
+    for name in ("race", "objective", "gradient_norm"):
+        assert (out_dir / f"{name}.png").stat().st_size > 1000
+        ET.parse(out_dir / f"{name}.svg")
+    exp = json.loads((out_dir / "experiment.json").read_text())
+    assert exp["step"] == 300 and exp["params"]["function"] == "rosenbrock"
+    from PySide6 import QtGui  # after the subprocess; the image check needs no window
+
+    img = QtGui.QImage(str(shot))
+    assert img.width() >= 1200 and img.height() >= 700
