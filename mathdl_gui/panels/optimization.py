@@ -175,9 +175,10 @@ class OptimizationPanel(Panel):
             self.stat_max.setData(st[~mins, 0], st[~mins, 1])
             self.minima.setData([], [])
             self.main.setLabel("left", "f(x)")
+            # Show the curve's interesting part, and the start point even when it sits high.
             z = d["grid_z"]
-            self.main.setRange(xRange=(x0, x1), yRange=(float(z.min()), float(np.percentile(z, 90))),
-                               padding=0.02)
+            top = max(float(np.percentile(z, 90)), float(d["start_f"]))
+            self.main.setRange(xRange=(x0, x1), yRange=(float(z.min()), top), padding=0.05)
 
 
 
