@@ -1,7 +1,6 @@
 """MLP training-step benchmark: the engine against PyTorch CPU at the same thread count.
 
-One step = forward, loss, backward, SGD update (``engine.optim.SGD`` / ``torch.optim.SGD``
-when the engine has an optimizer package, else the plain ``p -= lr * grad`` update on both).
+One step = forward, loss, backward, SGD update (``engine.optim.SGD`` / ``torch.optim.SGD``).
 
 Workloads:
 
@@ -26,13 +25,9 @@ import time
 
 import numpy as np
 
-from engine.autodiff import Tensor, no_grad
+from engine.autodiff import Tensor
 from engine.nn import functional as F
-
-try:  # another person writes engine.optim; fall back to a plain update while it is missing
-    from engine.optim import SGD as EngineSGD
-except Exception:  # ImportError, or a half-written package
-    EngineSGD = None
+from engine.optim import SGD as EngineSGD
 
 LR = 0.01
 
@@ -85,7 +80,7 @@ def engine_step_fn(cfg, params_np, x_np, y_np):
     act = F.tanh if cfg["act"] == "tanh" else F.relu
     loss_fn = F.mse_loss if cfg["loss"] == "mse" else F.cross_entropy
     n_layers = len(params) // 2
-    opt = EngineSGD(params, lr=LR) if EngineSGD is not None else None
+    opt = EngineSGD(params, lr=LR)
 
     def step():
         h = x
@@ -94,18 +89,9 @@ def engine_step_fn(cfg, params_np, x_np, y_np):
             if i < n_layers - 1:
                 h = act(h)
         loss = loss_fn(h, y)
-        if opt is not None:
-            opt.zero_grad()
-        else:
-            for p in params:
-                p.grad = None
+        opt.zero_grad()
         loss.backward()
-        if opt is not None:
-            opt.step()
-        else:
-            with no_grad():
-                for p in params:
-                    p -= LR * p.grad
+        opt.step()
         return loss
 
     return step
@@ -119,7 +105,7 @@ def torch_step_fn(cfg, params_np, x_np, y_np):
     tf = torch.nn.functional
     loss_fn = tf.mse_loss if cfg["loss"] == "mse" else tf.cross_entropy
     n_layers = len(params) // 2
-    opt = torch.optim.SGD(params, lr=LR) if EngineSGD is not None else None
+    opt = torch.optim.SGD(params, lr=LR)
 
     def step():
         h = x
@@ -128,18 +114,9 @@ def torch_step_fn(cfg, params_np, x_np, y_np):
             if i < n_layers - 1:
                 h = act(h)
         loss = loss_fn(h, y)
-        if opt is not None:
-            opt.zero_grad()
-        else:
-            for p in params:
-                p.grad = None
+        opt.zero_grad()
         loss.backward()
-        if opt is not None:
-            opt.step()
-        else:
-            with torch.no_grad():
-                for p in params:
-                    p -= LR * p.grad
+        opt.step()
         return loss
 
     return step
@@ -210,8 +187,7 @@ def main(argv=None):
     print(f"numpy {np.__version__}, BLAS threads {n_threads} ({how}); "
           + (f"torch {torch.__version__}, threads {torch.get_num_threads()}" if torch
              else "torch not installed: engine timings only"))
-    print("update: " + ("engine.optim.SGD vs torch.optim.SGD" if EngineSGD is not None
-                        else "plain p -= lr * grad on both (engine.optim not importable)"))
+    print("update: engine.optim.SGD vs torch.optim.SGD")
     print(f"median of {args.rounds} x {args.reps} steps per side, after warm-up\n")
     print(f"{'workload':44s} {'engine ms':>10s} {'torch ms':>10s} {'ratio':>7s} {'target':>7s}")
     ok = True

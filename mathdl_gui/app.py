@@ -47,7 +47,7 @@ def display_problem() -> str | None:
 
 def make_app(argv=None, theme: str = "dark"):
     """The QApplication (created once), themed."""
-    from PySide6 import QtWidgets  # noqa: PLC0415  (Qt loads only when a window is wanted)
+    from PySide6 import QtGui, QtWidgets  # noqa: PLC0415  (Qt loads only for a window)
 
     from mathdl_gui.widgets import style  # noqa: PLC0415
 
@@ -57,6 +57,9 @@ def make_app(argv=None, theme: str = "dark"):
         app.setApplicationName("MathDL Playground")
         app.setOrganizationName("MathDL")
     style.apply_theme(app, theme)
+    # Axes, titles and legends are painted from pixmap caches (widgets/style.py); Qt's default
+    # 10 MB pixmap cache is too small for a few full-size plots and would thrash.
+    QtGui.QPixmapCache.setCacheLimit(128 * 1024)
     return app
 
 

@@ -218,6 +218,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # Bound methods of this (GUI-thread) object, so Qt queues the worker's signals here.
         self.worker.notice.connect(self.show_notice)
         self.worker.playing_changed.connect(self._playing_changed)
+        self.worker.frame_ready.connect(self._frame_ready)
         self._last_seq = 0
         self.worker.start()
         self.paint_latest(force_math=True)
@@ -283,6 +284,7 @@ class MainWindow(QtWidgets.QMainWindow):
         snap = frame.snapshot
         self.panel.render(snap)
         self.form.set_values(frame.values)
+
         now = time.perf_counter()
         self._frames = [t for t in self._frames if now - t < 1.0] + [now]
         if force_math or now - self._last_math > MATH_MS / 1000 or not frame.playing:
@@ -298,6 +300,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.st_backend.setText(backend.device_label(frame.backend))
         except ValueError:
             self.st_backend.setText(frame.backend)
+
+    @QtCore.Slot()
+    def _frame_ready(self):
+        """The worker published a frame and waits: paint it now, then let it go on."""
+        if self.worker is None:
+            return
+        self.paint_latest()
+        # Deliver the repaint requests that render() just posted, so the frame is painted
+        # before training resumes (see LabWorker: the two take turns over the GIL).
+        QtCore.QCoreApplication.sendPostedEvents()
+        self.worker.frame_painted()
 
     # -- messages -------------------------------------------------------------------------------
     @QtCore.Slot(str)

@@ -20,6 +20,7 @@ from engine.labs.base import Lab, Snapshot
 from engine.runner import Runner
 
 FRAME_S = 1.0 / 75.0  # a little above 60 so painting keeps up with 60 Hz displays
+PAINT_WAIT_S = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,11 +45,15 @@ class LabWorker(QtCore.QObject):
     notice(str)
         Something to say in the status bar (run restarted, backend switched, ...).
     playing_changed(bool)
+    frame_ready()
+        A new frame was published while playing; the window paints it and answers with
+        :meth:`frame_painted`.
     """
 
     failed = QtCore.Signal(str)
     notice = QtCore.Signal(str)
     playing_changed = QtCore.Signal(bool)
+    frame_ready = QtCore.Signal()
 
     def __init__(self, lab: Lab, steps_per_frame: int = 1):
         super().__init__()
@@ -60,6 +65,11 @@ class LabWorker(QtCore.QObject):
         self._seq = 0
         self._playing = False
         self._stop = False
+        # Training and painting take turns.  PySide6 releases the GIL around every Qt call, so
+        # a worker running Python while the window paints makes each of the hundreds of Qt calls
+        # in a paint wait a whole GIL switch interval (paints went from 5 ms to over 100 ms).
+        # After publishing a frame the worker waits until the window says it has painted it.
+        self._painted = threading.Event()
         self.steps_per_frame = max(1, int(steps_per_frame))
         self._thread: QtCore.QThread | None = None
         self._publish()
@@ -76,6 +86,7 @@ class LabWorker(QtCore.QObject):
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Ask the loop to end and wait for the thread; returns True when it ended."""
         self._stop = True
+        self._painted.set()
         self._commands.put(("stop",))
         if self._thread is None:
             return True
@@ -89,6 +100,10 @@ class LabWorker(QtCore.QObject):
         ('reset', seed), ('play',), ('pause',), ('toggle',), ('step', n), ('backend', name),
         ('replace', lab), ('call', fn) — ``fn(lab)`` runs on the worker thread."""
         self._commands.put(command)
+
+    def frame_painted(self) -> None:
+        """GUI thread: the newest frame is on screen; training may go on."""
+        self._painted.set()
 
     def latest(self) -> Frame | None:
         with self._lock:
@@ -183,7 +198,12 @@ class LabWorker(QtCore.QObject):
                 if self._lab.finished:
                     self._set_playing(False)
                 changed = True
+                self._painted.clear()
                 self._publish()
+                self.frame_ready.emit()
+                # Wait for the window to paint it (bounded: without a window, or with a
+                # minimised one, training still goes on at a frame every PAINT_WAIT_S).
+                self._painted.wait(PAINT_WAIT_S)
                 # Pace to the frame rate: at 1 step/frame a path visibly crawls.
                 rest = FRAME_S - (time.perf_counter() - t0)
                 if rest > 0:

@@ -188,7 +188,8 @@ class OptimizationLab(Lab):
         self.grid = testfns.grid(tf, 161 if tf.dim == 2 else 600)
         self.stationary = (testfns.poly_stationary(testfns.QUARTIC_COEFFS)
                            if tf.name == "quartic" else [])
-        f0, grad0 = self._evaluate(self.start)
+        f0, grad0 = self._evaluate(self.start[None, :])
+        f0, grad0 = float(f0[0]), grad0[0]
         g0 = float(np.linalg.norm(grad0))
         # The best known value f*, for the log-scale plot of f(x_k) - f*.
         self.f_star = min((float(tf(*m)) for m in tf.minima), default=None)
@@ -210,27 +211,33 @@ class OptimizationLab(Lab):
 
     def _step(self):
         k = self.step_count + 1
-        for r in self.racers:
-            if r.status == "running":
-                self._advance(r, k)
+        running = [r for r in self.racers if r.status == "running"]
+        for r in running:
+            self._update(r)
+        # f and grad f at every racer's new point in one batched forward/backward pass.
+        points = np.stack([backend.to_numpy(r.x.data).astype(np.float64) for r in running])
+        fs, grads = self._evaluate(points)
+        for r, xk, fk, g in zip(running, points, fs, grads):
+            self._record(r, k, xk, float(fk), g)
 
-    def _advance(self, r: _Racer, k: int) -> None:
-        """One update of racer ``r``; then f and grad f at the new point, and the stop tests."""
-        xp = backend.xp_of(r.x.data)
+    def _update(self, r: _Racer) -> None:
+        """One optimizer update of racer ``r`` from the gradient at its current point."""
         if r.key == "newton":
             # Newton differentiates twice itself (Hessian by double backward).
             r.opt.step(lambda: self._objective(r.x))
             r.extras["singular"] = bool(r.opt.state.get(r.x, {}).get("singular", False))
-        else:
-            g = r.grad  # grad f at the current point, kept from the last evaluation
-            if r.key == "sgd" and self.values["sgd_noise"] > 0:
-                g = g + self.noise_rng.normal(0.0, self.values["sgd_noise"], g.shape)
-            r.extras["g"] = g
-            r.x.grad = Tensor(xp.asarray(g))
-            r.opt.step()
-        xk = backend.to_numpy(r.x.data).astype(np.float64)
-        fk, r.grad = self._evaluate(xk)
-        gk = float(np.linalg.norm(r.grad))
+            return
+        g = r.grad  # grad f at the current point, kept from the last evaluation
+        if r.key == "sgd" and self.values["sgd_noise"] > 0:
+            g = g + self.noise_rng.normal(0.0, self.values["sgd_noise"], g.shape)
+        r.extras["g"] = g
+        r.x.grad = Tensor(backend.xp_of(r.x.data).asarray(g))
+        r.opt.step()
+
+    def _record(self, r: _Racer, k: int, xk: np.ndarray, fk: float, grad: np.ndarray) -> None:
+        """Append the new point to the racer's history and apply the stop tests."""
+        r.grad = grad
+        gk = float(np.linalg.norm(grad))
         r.path.append(xk)
         r.fs.append(fk)
         r.gnorms.append(gk)
@@ -245,15 +252,35 @@ class OptimizationLab(Lab):
         elif gk <= self.values["tolerance"]:
             r.status, r.stopped_at = "converged", k
 
-    def _evaluate(self, xk: np.ndarray) -> tuple[float, np.ndarray]:
-        """f(x) and grad f(x) at a NumPy point, by one forward and backward pass (float64)."""
-        if not np.all(np.isfinite(xk)):
-            return math.nan, np.full_like(xk, np.nan)
-        with np.errstate(all="ignore"):  # a diverging racer may overflow; it is stopped above
-            x = Tensor(xk.copy(), requires_grad=True)
-            f = self._objective(x)
-            f.backward()
-            return float(f.item()), x.grad.numpy().astype(np.float64)
+    def _evaluate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """f and grad f at ``m`` NumPy points at once (float64).
+
+        Parameters
+        ----------
+        points : (m, d) array
+
+        Returns
+        -------
+        f : (m,) array, grad : (m, d) array
+            NaN rows for non-finite points.  The racers are independent, so the gradient of
+            ``sum_i f(x_i)`` with respect to the stacked points is every ``grad f(x_i)``.
+        """
+        ok = np.all(np.isfinite(points), axis=1)
+        fs = np.full(len(points), np.nan)
+        grads = np.full_like(points, np.nan)
+        if ok.any():
+            with np.errstate(all="ignore"):  # a diverging racer may overflow; it is stopped
+                x = Tensor(points[ok].copy(), requires_grad=True)
+                f = self._objective_rows(x)
+                f.sum().backward()
+                fs[ok] = f.numpy()
+                grads[ok] = x.grad.numpy()
+        return fs, grads
+
+    def _objective_rows(self, x: Tensor):
+        """f of each row of an (m, d) Tensor."""
+        tf = self.fn_cached
+        return tf(x[:, 0]) if tf.dim == 1 else tf(x[:, 0], x[:, 1])
 
     def _divergence_message(self, r: _Racer, k: int, fk: float) -> str:
         lr = self.values[f"{r.key}_lr"]

@@ -32,9 +32,14 @@ class OptimizationPanel(Panel):
                                         label="log\u2081\u2080(1 + f \u2212 min f)")
         self.colorbar.setImageItem(self.image, insert_in=self.main)
         self.isos = []
+        # The contour background only changes with the function: paint it from pixmap caches
+        # (app.make_app raises Qt's pixmap-cache limit so these don't evict each other).
+        cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+        self.image.setCacheMode(cache)
         for _ in range(N_LEVELS):
             iso = pg.IsocurveItem(pen=pg.mkPen((255, 255, 255, 70), width=1))
             iso.setParentItem(self.image)
+            iso.setCacheMode(cache)
             self.isos.append(iso)
         # 1-D view: the curve and its stationary points.
         self.curve1d = pg.PlotDataItem(pen=pg.mkPen(style.theme()["foreground"], width=2))
@@ -56,6 +61,7 @@ class OptimizationPanel(Panel):
         self.gplot_w = style.make_plot("Gradient norm", "iteration k", "\u2016\u2207f(x\u2096)\u2016",
                                        log_y=True)
         self.fplot, self.gplot = self.fplot_w.getPlotItem(), self.gplot_w.getPlotItem()
+        self.franges, self.granges = style.StickyRange(self.fplot), style.StickyRange(self.gplot)
         right.addWidget(self.fplot_w)
         right.addWidget(self.gplot_w)
         split.addWidget(self.main_w)
@@ -79,6 +85,7 @@ class OptimizationPanel(Panel):
             self.gplot.addItem(self.gcurves[key])
         self._grid_id = None
         self._legend_key = None
+        self._gap_label = None
         self.main.scene().sigMouseClicked.connect(self._clicked)
 
     def plots(self):
@@ -119,8 +126,15 @@ class OptimizationPanel(Panel):
             self.heads[key].setData(xs[-1:], ys[-1:])
             self.fcurves[key].setData(r["k"], r["gap"])
             self.gcurves[key].setData(r["k"], r["grad_norm_plot"])
-        self.fplot.setLabel("left", d["gap_label"])
-        self.fplot.setLogMode(y=bool(d["gap_log"]))
+        log = bool(d["gap_log"])
+        if log != self.fplot.getAxis("left").logMode:
+            self.fplot.setLogMode(y=log)
+            self.franges.reset()
+        if d["gap_label"] != self._gap_label:  # a new label re-renders the axis: only on change
+            self._gap_label = d["gap_label"]
+            self.fplot.setLabel("left", self._gap_label)
+        self.franges.update(*_bounds([self.fcurves[k] for k in d["order"]], log))
+        self.granges.update(*_bounds([self.gcurves[k] for k in d["order"]], True))
 
     def _update_legend(self, dim, order):
         """List what is on the plot now: the racers in the race, and the markers of this view."""
@@ -140,6 +154,8 @@ class OptimizationPanel(Panel):
             self.legend.addItem(self.paths[k], RACERS[k])
 
     def _draw_background(self, d):
+        self.franges.reset()
+        self.granges.reset()
         (x0, x1), *rest = d["bounds"]
         self.start.setData([d["start"][0]], [d["start"][1] if d["dim"] == 2 else d["start_f"]])
         if d["dim"] == 2:
@@ -180,6 +196,24 @@ class OptimizationPanel(Panel):
             top = max(float(np.percentile(z, 90)), float(d["start_f"]))
             self.main.setRange(xRange=(x0, x1), yRange=(float(z.min()), top), padding=0.05)
 
+
+
+def _bounds(curves, log_y: bool):
+    """(x range, y range) of what the curves show, in view coordinates (log10 on log axes)."""
+    xs, ys = [], []
+    for c in curves:
+        x, y = c.getOriginalDataset()
+        if x is None or len(x) == 0:
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.log10(y) if log_y else np.asarray(y)
+        y = y[np.isfinite(y)]
+        xs += [x[0], x[-1]]
+        if y.size:
+            ys += [y.min(), y.max()]
+    if not xs or not ys:
+        return (0.0, 1.0), (0.0, 1.0)
+    return (min(xs), max(xs)), (min(ys), max(ys))
 
 
 if __name__ == "__main__":
