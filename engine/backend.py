@@ -17,10 +17,11 @@ import numpy as np
 
 BACKENDS = ("numpy", "cupy", "auto")
 
-#: Work size (multiply-adds per training step) above which ``auto`` prefers CuPy.  Measured on
-#: an H100: a 64-256x4 MLP at batch 512 (~1.5e8 MACs fwd+bwd) is already 3.4x faster on CuPy,
-#: a 2-8-8-8 MLP at batch 256 (~4e4 MACs) is 8x slower.
-AUTO_GPU_MIN_WORK = 2e7
+#: Work size (forward multiply-adds per training step) from which ``auto`` prefers CuPy.
+#: Measured on an H100 (README, Performance): a 784-256-256-10 MLP at batch 128 (3.4e7 MACs)
+#: is still 1.6x slower on CuPy than NumPy, a 64-256x4 MLP at batch 512 (1.1e8 MACs) is 3.4x
+#: faster, and a 784-1024x4-10 MLP at batch 4096 (1.6e10 MACs) is 43x faster.
+AUTO_GPU_MIN_WORK = 1e8
 
 _state = {"name": "numpy"}
 
@@ -67,8 +68,8 @@ def resolve(name: str, work: float = 0.0) -> str:
     ----------
     name : {'numpy', 'cupy', 'auto'}
     work : float
-        Rough multiply-adds per step of the job at hand; ``auto`` picks CuPy only when a device
-        is present and ``work >= AUTO_GPU_MIN_WORK``.
+        Rough forward multiply-adds per step of the job at hand; ``auto`` picks CuPy only when
+        a device is present and ``work >= AUTO_GPU_MIN_WORK``.
 
     Raises
     ------

@@ -294,8 +294,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.st_step.setText(f"step {snap.step:,}")
         loss = snap.scalars.get("loss")
         self.st_loss.setText("loss \u2013" if loss is None else f"loss {fmt(loss)}")
-        self.st_rate.setText(f"{frame.steps_per_sec:,.0f} steps/s")
-        self.st_fps.setText(f"{len(self._frames)} FPS")
+        if frame.playing:
+            self.st_rate.setText(f"{frame.steps_per_sec:,.0f} steps/s")
+            self.st_fps.setText(f"{len(self._frames)} FPS")
+        else:
+            self.st_rate.setText("paused")
+            self.st_fps.setText("")
         try:
             self.st_backend.setText(backend.device_label(frame.backend))
         except ValueError:

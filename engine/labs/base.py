@@ -267,7 +267,7 @@ class Lab:
         return backend.get_xp(self.backend_name, self.work_size())
 
     def work_size(self) -> float:
-        """Rough multiply-adds per step, for ``auto`` backend choice."""
+        """Rough forward multiply-adds per step, for the ``auto`` backend choice."""
         return 0.0
 
     def reset(self, seed: int | None = None) -> None:

@@ -59,6 +59,15 @@ def test_bad_input_exits_nonzero_listing_valid(args, message):
     assert message in out.stderr
 
 
+def test_cupy_backend_without_device_is_refused_with_reason():
+    from engine import backend
+
+    if backend.cupy_available()[0]:
+        pytest.skip("a CUDA device is present")
+    out = run("run", "optimization", "--steps", "3", "--backend", "cupy")
+    assert out.returncode == 2 and "CuPy backend is unavailable" in out.stderr
+
+
 def test_run_writes_metrics_plots_experiment_and_screenshot(tmp_path):
     out_dir = tmp_path / "out"
     shot = out_dir / "shot.png"
