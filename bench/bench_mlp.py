@@ -97,10 +97,10 @@ def engine_step_fn(cfg, params_np, x_np, y_np):
     return step
 
 
-def torch_step_fn(cfg, params_np, x_np, y_np):
+def torch_step_fn(cfg, params_np, x_np, y_np, device="cpu"):
     import torch  # noqa: PLC0415
-    params = [torch.tensor(p.copy(), requires_grad=True) for p in params_np]
-    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+    params = [torch.tensor(p, device=device, requires_grad=True) for p in params_np]
+    x, y = torch.tensor(x_np, device=device), torch.tensor(y_np, device=device)
     act = torch.tanh if cfg["act"] == "tanh" else torch.relu
     tf = torch.nn.functional
     loss_fn = tf.mse_loss if cfg["loss"] == "mse" else tf.cross_entropy

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from bench.bench_mlp import engine_step_fn, init_params, make_data
+from bench.bench_mlp import engine_step_fn, init_params, make_data, torch_step_fn
 from engine import backend
 
 SIZES = {
@@ -37,32 +37,6 @@ def _median_ms(step, sync, reps):
     return statistics.median(out) * 1e3
 
 
-def torch_cuda_step(cfg, params_np, x_np, y_np):
-    import torch  # noqa: PLC0415
-
-    dev = "cuda"
-    params = [torch.tensor(p, device=dev, requires_grad=True) for p in params_np]
-    x, y = torch.tensor(x_np, device=dev), torch.tensor(y_np, device=dev)
-    tf = torch.nn.functional
-    act = torch.tanh if cfg["act"] == "tanh" else torch.relu
-    loss_fn = tf.mse_loss if cfg["loss"] == "mse" else tf.cross_entropy
-    opt = torch.optim.SGD(params, lr=0.01)
-    n = len(params) // 2
-
-    def step():
-        h = x
-        for i in range(n):
-            h = tf.linear(h, params[2 * i], params[2 * i + 1])
-            if i < n - 1:
-                h = act(h)
-        loss = loss_fn(h, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step, torch.cuda.synchronize
-
-
 def main() -> int:
     ok, reason = backend.cupy_available()
     if not ok:
@@ -81,8 +55,10 @@ def main() -> int:
         t_cp = _median_ms(engine_step_fn(cfg, to_gpu, cp.asarray(x), cp.asarray(y)),
                           cp.cuda.Device().synchronize, reps)
         try:
-            step, sync = torch_cuda_step(cfg, params, x, y)
-            t_tc = _median_ms(step, sync, reps)
+            import torch  # noqa: PLC0415
+
+            t_tc = _median_ms(torch_step_fn(cfg, params, x, y, device="cuda"),
+                              torch.cuda.synchronize, reps)
         except Exception as exc:  # no CUDA torch: report the rest
             print(f"  torch CUDA unavailable: {exc}")
             t_tc = float("nan")

@@ -1,12 +1,11 @@
 """The headless training loop shared by the CLI and the GUI worker.
 
 It owns nothing but the loop: step a lab in chunks, stop when asked or when the lab has nothing
-left to do, hand out snapshots, and measure steps per second.  A lab that raises stops the run
+left to do, and hand out snapshots.  A lab that raises stops the run
 with the error; a lab that diverges reports it through its snapshot's ``alerts``.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from engine.labs.base import Lab, Snapshot
@@ -27,21 +26,12 @@ class Runner:
             raise ValueError("chunk must be >= 1")
         self.lab = lab
         self.chunk = int(chunk)
-        self.steps_per_sec = 0.0
 
     def advance(self, n: int) -> int:
-        """Run ``n`` steps (fewer if the lab finishes); returns how many ran, timing them."""
+        """Run ``n`` steps (fewer if the lab finishes); returns how many ran."""
         before = self.lab.step_count
-        t0 = time.perf_counter()
         self.lab.step(n)
-        ran = self.lab.step_count - before
-        dt = time.perf_counter() - t0
-        if ran and dt > 0:
-            rate = ran / dt
-            # Exponential smoothing keeps the status bar readable.
-            self.steps_per_sec = rate if self.steps_per_sec == 0 else \
-                0.8 * self.steps_per_sec + 0.2 * rate
-        return ran
+        return self.lab.step_count - before
 
     def run(self, steps: int, on_snapshot: Callable[[Snapshot], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> Snapshot:

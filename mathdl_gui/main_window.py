@@ -120,8 +120,13 @@ class MainWindow(QtWidgets.QMainWindow):
         tb = self.addToolBar("Run")
         tb.setObjectName("run")
         tb.setMovable(False)
-        self.act_play = self._action("\u25b6 Play", "Space", self.toggle_play,
+        tb.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.act_play = self._action("Play", "Space", self.toggle_play,
                                      "Play or pause training", checkable=True)
+        self._icons = {on: self.style().standardIcon(
+            QtWidgets.QStyle.StandardPixmap.SP_MediaPause if on
+            else QtWidgets.QStyle.StandardPixmap.SP_MediaPlay) for on in (True, False)}
+        self.act_play.setIcon(self._icons[False])
         self.act_step = self._action("Step", "S", self.step_once, "Advance one step")
         self.act_reset = self._action("Reset", "R", self.reset, "Restart with the seed shown")
         for a in (self.act_play, self.act_step, self.act_reset):
@@ -165,7 +170,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for a in (self.act_export, self.act_save, self.act_open):
             tb.addAction(a)
         tb.addSeparator()
-        self.act_theme = self._action("Light theme", "", self.toggle_theme,
+        self.act_theme = self._action("Light theme" if style.theme_name() == "dark"
+                                      else "Dark theme", "", self.toggle_theme,
                                       "Switch between the dark and light themes")
         self.act_help = self._action("Help", "F1", self.show_help, "What this lab shows")
         tb.addAction(self.act_theme)
@@ -252,7 +258,8 @@ class MainWindow(QtWidgets.QMainWindow):
     @QtCore.Slot(bool)
     def _playing_changed(self, on):
         self.act_play.setChecked(on)
-        self.act_play.setText("\u23f8 Pause" if on else "\u25b6 Play")
+        self.act_play.setText("Pause" if on else "Play")
+        self.act_play.setIcon(self._icons[on])
 
     def step_once(self):
         self.worker.send("step", 1)

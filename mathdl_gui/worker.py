@@ -8,6 +8,7 @@ is decoupled from painting: ``steps_per_frame`` steps run per frame slot of ~16 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import queue
 import threading
@@ -72,6 +73,7 @@ class LabWorker(QtCore.QObject):
         self._painted = threading.Event()
         self.steps_per_frame = max(1, int(steps_per_frame))
         self._thread: QtCore.QThread | None = None
+        self._rate_hist: collections.deque = collections.deque()
         self._publish()
 
     # -- GUI-thread API -------------------------------------------------------------------------
@@ -120,7 +122,17 @@ class LabWorker(QtCore.QObject):
         with self._lock:
             self._seq += 1
             self._frame = Frame(self._seq, snap, dict(lab.values), self._playing,
-                                self._runner.steps_per_sec, lab.backend_name)
+                                self._wall_rate(lab.step_count), lab.backend_name)
+
+    def _wall_rate(self, step: int) -> float:
+        """Steps per second of wall time over the last second (painting included)."""
+        now = time.perf_counter()
+        hist = self._rate_hist
+        hist.append((now, step))
+        while len(hist) > 2 and now - hist[0][0] > 1.0:
+            hist.popleft()
+        (t0, s0) = hist[0]
+        return (step - s0) / (now - t0) if now > t0 and step >= s0 else 0.0
 
     def _set_playing(self, on: bool) -> None:
         if on and self._lab.finished:

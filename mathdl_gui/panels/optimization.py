@@ -22,8 +22,7 @@ class OptimizationPanel(Panel):
 
         self.main_w = style.make_plot("Optimizer race (click to set the start)", "x", "y")
         self.main = self.main_w.getPlotItem()
-        self.legend = self.main.addLegend(offset=(-10, 10), labelTextSize="8pt",
-                                          brush=(20, 20, 20, 150))
+        self.legend = style.add_legend(self.main)
         self.main.setAspectLocked(False)
         self.image = pg.ImageItem()
         self.image.setColorMap(style.viridis())
@@ -123,7 +122,12 @@ class OptimizationPanel(Panel):
             else:
                 xs, ys = path[:, 0], r["f"]
             self.paths[key].setData(xs, ys)
-            self.heads[key].setData(xs[-1:], ys[-1:])
+            # A stopped racer keeps a cross at its last finite point (diverged or escaped).
+            finite = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
+            last = finite[-1:] if finite.size else finite
+            stopped = d["status"][key] in ("diverged", "escaped")
+            self.heads[key].setData(xs[last], ys[last], symbol="x" if stopped else "o",
+                                    size=16 if stopped else 11)
             self.fcurves[key].setData(r["k"], r["gap"])
             self.gcurves[key].setData(r["k"], r["grad_norm_plot"])
         log = bool(d["gap_log"])
@@ -133,8 +137,12 @@ class OptimizationPanel(Panel):
         if d["gap_label"] != self._gap_label:  # a new label re-renders the axis: only on change
             self._gap_label = d["gap_label"]
             self.fplot.setLabel("left", self._gap_label)
-        self.franges.update(*_bounds([self.fcurves[k] for k in d["order"]], log))
-        self.granges.update(*_bounds([self.gcurves[k] for k in d["order"]], True))
+        # Fit the axes to the racers still in play: one diverged racer at 1e89 would
+        # flatten everyone else's curve into a line.
+        shown = [k for k in d["order"] if d["status"][k] not in ("diverged", "escaped")]
+        shown = shown or list(d["order"])
+        self.franges.update(*_bounds([self.fcurves[k] for k in shown], log))
+        self.granges.update(*_bounds([self.gcurves[k] for k in shown], True))
 
     def _update_legend(self, dim, order):
         """List what is on the plot now: the racers in the race, and the markers of this view."""

@@ -84,10 +84,22 @@ def make_plot(title: str, x_label: str, y_label: str, *, log_y: bool = False,
     p.setLabel("left", y_label)
     p.showGrid(x=True, y=True, alpha=0.15)
     p.setLogMode(x=log_x, y=log_y)
+    for name in ("left", "bottom"):
+        # "(x1e+27)" prefixes on a log axis read as nonsense; plain tick labels say it all.
+        p.getAxis(name).enableAutoSIPrefix(False)
     if legend:
-        p.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        add_legend(p)
     cache_static_parts(p)
     return w
+
+
+def add_legend(plot: pg.PlotItem) -> pg.LegendItem:
+    """A legend in the plot's top-right corner on a translucent panel of the theme."""
+    t = theme()
+    bg = pg.mkColor(t["background"])
+    bg.setAlpha(190)
+    return plot.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=bg,
+                          labelTextColor=t["foreground"])
 
 
 def cache_static_parts(plot: pg.PlotItem) -> None:

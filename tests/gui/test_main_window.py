@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtWidgets
 from engine import backend
 from mathdl_gui import registry
 from mathdl_gui.main_window import MainWindow
+from mathdl_gui.widgets import style
 from tests.gui.helpers import assert_not_blank
 
 
@@ -94,3 +95,16 @@ def test_reopen_lab_and_close_stop_workers(win, qtbot):
     assert old._thread is None  # stopped and joined
     win.close()
     assert win.worker is None
+
+
+def test_theme_toggle_rebuilds_panel_and_keeps_the_run(win, qtbot):
+    qtbot.waitUntil(lambda: win.panel.last_snapshot is not None
+                    and win.panel.last_snapshot.step >= 5, timeout=2000)
+    old_panel = win.panel
+    win.toggle_theme()
+    assert win.panel is not old_panel and style.theme_name() == "light"
+    qtbot.waitUntil(lambda: win.panel.last_snapshot is not None
+                    and win.panel.last_snapshot.step >= 5, timeout=2000)
+    assert_not_blank(win.grab().toImage())
+    win.toggle_theme()
+    assert style.theme_name() == "dark"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from engine import backend
 from engine.autodiff.function import Function
+from engine.autodiff.ops.arithmetic import _pair
 from engine.autodiff.tensor import Tensor, _lift, _raw, _wrap
 
 
@@ -270,14 +271,6 @@ def sigmoid(x):
 def relu(x):
     r""":math:`\max(x, 0)`; the subgradient at 0 is taken as 0 (as in PyTorch)."""
     return Relu.apply(_t(x))
-
-
-def _pair(a, b):
-    if not isinstance(a, Tensor):
-        a = _lift(a, b) if isinstance(b, Tensor) else Tensor(a)
-    if not isinstance(b, Tensor):
-        b = _lift(b, a)
-    return a, b
 
 
 def maximum(a, b):
