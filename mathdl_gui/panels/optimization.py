@@ -85,6 +85,7 @@ class OptimizationPanel(Panel):
         self._grid_id = None
         self._legend_key = None
         self._gap_label = None
+        self._drawn = {}  # racer -> what was last drawn, to skip racers that have stopped
         self.main.scene().sigMouseClicked.connect(self._clicked)
 
     def plots(self):
@@ -116,6 +117,10 @@ class OptimizationPanel(Panel):
             if not on:
                 continue
             r = d["racers"][key]
+            stamp = (id(d["grid_z"]), len(r["k"]), r["k"][-1], d["status"][key])
+            if self._drawn.get(key) == stamp:
+                continue  # a stopped racer: nothing new to draw
+            self._drawn[key] = stamp
             path = r["path"]
             if dim == 2:
                 xs, ys = path[:, 0], path[:, 1]
