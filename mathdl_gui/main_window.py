@@ -355,15 +355,9 @@ class MainWindow(QtWidgets.QMainWindow):
         new = "light" if style.theme_name() == "dark" else "dark"
         style.apply_theme(QtWidgets.QApplication.instance(), new)
         self.act_theme.setText("Dark theme" if new == "light" else "Light theme")
-        # Plots take the theme when built: rebuild the panel on the same run.
-        lab_holder = {}
-        self.worker.send("call", lambda lab: lab_holder.setdefault("lab", lab))
-        deadline = time.perf_counter() + 2.0
-        while "lab" not in lab_holder and time.perf_counter() < deadline:
-            time.sleep(0.005)
-        if "lab" in lab_holder:
-            playing = self.worker.playing
-            self.open_lab(self.entry.name, lab=lab_holder["lab"], autoplay=playing)
+        # Plots take the theme when built: rebuild the panel around the same lab (open_lab
+        # stops this worker before the new one takes the lab over).
+        self.open_lab(self.entry.name, lab=self.worker.lab, autoplay=self.worker.playing)
 
     # -- files ----------------------------------------------------------------------------------
     def export_panel(self, folder: str | None = None):
@@ -385,15 +379,10 @@ class MainWindow(QtWidgets.QMainWindow):
                 self, "Save experiment", f"{self.entry.name}.json", "Experiment (*.json)")
             if not path:
                 return None
-        done = {}
-        self.worker.send("call", lambda lab: done.setdefault(
-            "result", _try(lambda: experiment.save_experiment(lab, path))))
-        deadline = time.perf_counter() + 10.0
-        while "result" not in done and time.perf_counter() < deadline:
-            QtCore.QThread.msleep(5)
-        result = done.get("result")
-        if isinstance(result, Exception):
-            self.show_error(f"Could not save {path}: {result}")
+        try:
+            self.worker.call(lambda lab: experiment.save_experiment(lab, path))
+        except (OSError, ValueError, TimeoutError) as exc:
+            self.show_error(f"Could not save {path}: {exc}")
             return None
         self.statusBar().showMessage(f"Saved {path}", 6000)
         return path
@@ -435,9 +424,3 @@ class MainWindow(QtWidgets.QMainWindow):
         self._stop_worker()
         super().closeEvent(event)
 
-
-def _try(fn):
-    try:
-        return fn()
-    except Exception as exc:  # reported to the user by the caller
-        return exc

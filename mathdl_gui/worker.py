@@ -103,6 +103,32 @@ class LabWorker(QtCore.QObject):
         ('replace', lab), ('call', fn) — ``fn(lab)`` runs on the worker thread."""
         self._commands.put(command)
 
+    @property
+    def lab(self) -> Lab:
+        """The lab this worker runs (touch its state only through commands while it runs)."""
+        return self._lab
+
+    def call(self, fn, timeout: float = 10.0):
+        """Run ``fn(lab)`` on the worker thread between steps; return its result or raise its
+        exception here.  ``TimeoutError`` if the worker does not get to it in time."""
+        done = threading.Event()
+        box = {}
+
+        def job(lab):
+            try:
+                box["result"] = fn(lab)
+            except Exception as exc:  # handed back to the caller
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self.send("call", job)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the lab did not answer within {timeout:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
     def frame_painted(self) -> None:
         """GUI thread: the newest frame is on screen; training may go on."""
         self._painted.set()

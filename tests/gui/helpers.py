@@ -7,7 +7,8 @@ def image_array(img: QtGui.QImage) -> np.ndarray:
     img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
     ptr = img.constBits()
     arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes())
-    return arr.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width(), :3]
+    # Copy: the buffer belongs to the converted QImage, which dies when we return.
+    return arr.reshape(img.height(), img.bytesPerLine() // 4, 4)[:, : img.width(), :3].copy()
 
 
 def assert_not_blank(img, min_colors: int = 20) -> None:

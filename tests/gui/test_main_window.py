@@ -108,3 +108,11 @@ def test_theme_toggle_rebuilds_panel_and_keeps_the_run(win, qtbot):
     assert_not_blank(win.grab().toImage())
     win.toggle_theme()
     assert style.theme_name() == "dark"
+
+
+def test_save_to_unwritable_place_shows_error(win, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert win.save_experiment(str(blocker / "e.json")) is None
+    assert win.error_bar.isVisible() and "Could not save" in win.error_bar.text()
+    assert blocker.read_text() == "not a folder"
