@@ -145,7 +145,7 @@ def to_device(a, name: str):
 
 
 def device_label(name: str | None = None) -> str:
-    """Human-readable description of a backend, e.g. ``'NumPy (CPU)'`` or ``'CuPy (NVIDIA H100)'``."""
+    """Human-readable name of a backend: ``'NumPy (CPU)'`` or e.g. ``'CuPy (NVIDIA H100)'``."""
     lib = resolve(name or current())
     if lib == "numpy":
         return "NumPy (CPU)"

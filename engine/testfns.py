@@ -185,7 +185,8 @@ _add(TestFunction(
     dict(gd=2e-3, sgd=2e-3, momentum=1e-3, nesterov=1e-3, adagrad=0.3, rmsprop=0.01,
          adam=0.1, newton=1.0, noise=5.0),
     "f = 20 + &Sigma;<sub>i</sub> (x<sub>i</sub><sup>2</sup> &minus; 10 cos 2&pi;x<sub>i</sub>)",
-    "A grid of local minima: gradient methods settle in the nearest one; noise or a large step can shake a racer loose."))
+    "A grid of local minima: gradient methods settle in the nearest one; noise or a large "
+    "step can shake a racer loose."))
 _add(TestFunction(
     "quartic", quartic, 1, ((-6.5, 2.5),), ((-4.808918,), (0.444884,)), (2.0,),
     dict(gd=0.02, sgd=0.02, momentum=5e-3, nesterov=5e-3, adagrad=0.5, rmsprop=0.02,

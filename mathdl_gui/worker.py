@@ -2,9 +2,10 @@
 
 It owns the lab while it runs.  The GUI never touches the lab directly: it sends commands
 (params, actions, play/pause, reset, backend) through a queue, and reads back only the newest
-:class:`Frame` (a frozen snapshot plus a copy of the param values), which the window paints on
-its own timer.  The queue of frames never grows: there is one slot, overwritten.  Training speed
-is decoupled from painting: ``steps_per_frame`` steps run per frame slot of ~16 ms.
+:class:`Frame` (a frozen snapshot plus a copy of the param values).  Frames never queue up:
+there is one slot, overwritten.  While playing, the worker runs ``steps_per_frame`` steps,
+publishes a frame, and waits (at most ``PAINT_WAIT_S``) for the window to paint it; see
+``__init__`` for why training and painting take turns.
 """
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ class LabWorker(QtCore.QObject):
     def send(self, *command) -> None:
         """Queue a command: ('set_param', name, value), ('action', name, kwargs),
         ('reset', seed), ('play',), ('pause',), ('toggle',), ('step', n), ('backend', name),
-        ('replace', lab), ('call', fn) — ``fn(lab)`` runs on the worker thread."""
+        ('steps_per_frame', n), ('call', fn) — ``fn(lab)`` runs on the worker thread."""
         self._commands.put(command)
 
     @property
@@ -194,10 +195,6 @@ class LabWorker(QtCore.QObject):
         elif kind == "backend":
             lab.to_backend(args[0])
             self.notice.emit(f"Backend: {args[0]}")
-        elif kind == "replace":
-            self._lab = args[0]
-            self._runner = Runner(self._lab)
-            self._set_playing(False)
         elif kind == "call":
             args[0](lab)
         elif kind == "steps_per_frame":

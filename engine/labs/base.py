@@ -190,7 +190,8 @@ class Snapshot:
     @classmethod
     def make(cls, lab, step, scalars=None, data=None, text=None, alerts=()):
         return cls(lab=lab, step=int(step),
-                   scalars=types.MappingProxyType({k: float(v) for k, v in (scalars or {}).items()}),
+                   scalars=types.MappingProxyType(
+                       {k: float(v) for k, v in (scalars or {}).items()}),
                    data=_freeze(data or {}), text=types.MappingProxyType(dict(text or {})),
                    alerts=tuple(alerts))
 

@@ -65,7 +65,8 @@ def _racer_params() -> list[Param]:
               help="Adam \u03b2\u2082: decay of the second moment (mean of g\u00b2)."),
         Param("newton_damping", "float", 0.0, 0.0, 100.0, step=0.01, label="damping \u03bb",
               symbol="\u03bb", group=RACERS["newton"],
-              help="Newton solves (H + \u03bbI) d = \u2207f; \u03bb > 0 tames indefinite Hessians."),
+              help="Newton solves (H + \u03bbI) d = \u2207f; \u03bb > 0 tames indefinite "
+                   "Hessians."),
     ]
     # Keep each extra next to its racer's other params in the form.
     order = {label: i for i, label in enumerate(RACERS.values())}
@@ -294,7 +295,7 @@ class OptimizationLab(Lab):
 
     # -- actions --------------------------------------------------------------------------------
     def action_set_start(self, x, y=0.0):
-        """Restart the race from ``(x, y)``; the point must be finite and inside the params' range."""
+        """Restart the race from ``(x, y)``, a finite point inside the params' range."""
         px, py = self._params["x0"], self._params["y0"]
         x, y = px.coerce(x), py.coerce(y if self.fn.dim == 2 else self.values["y0"])
         self.values["x0"], self.values["y0"] = x, y
@@ -423,9 +424,11 @@ def _rule_html(r: _Racer, v: dict) -> str:
     elif r.key == "adam":
         m = _vec(st["exp_avg"]) if "exp_avg" in st else "0"
         s = _vec(st["exp_avg_sq"]) if "exp_avg_sq" in st else "0"
-        body = (f"m{sub} = &beta;<sub>1</sub>m<sub>k&minus;1</sub> + (1&minus;&beta;<sub>1</sub>)g{sub}; "
-                f"v{sub} = &beta;<sub>2</sub>v<sub>k&minus;1</sub> + (1&minus;&beta;<sub>2</sub>)g{sub}<sup>2</sup><br>"
-                f"x<sub>k+1</sub> = x{sub} &minus; c m&#770;{sub} / (&radic;v&#770;{sub} + &epsilon;), "
+        b1, b2 = "&beta;<sub>1</sub>", "&beta;<sub>2</sub>"
+        body = (f"m{sub} = {b1}m<sub>k&minus;1</sub> + (1&minus;{b1})g{sub}; "
+                f"v{sub} = {b2}v<sub>k&minus;1</sub> + (1&minus;{b2})g{sub}<sup>2</sup><br>"
+                f"x<sub>k+1</sub> = x{sub} &minus; c m&#770;{sub} / "
+                f"(&radic;v&#770;{sub} + &epsilon;), "
                 f"m&#770; = m/(1&minus;&beta;<sub>1</sub><sup>k</sup>), "
                 f"v&#770; = v/(1&minus;&beta;<sub>2</sub><sup>k</sup>)<br>"
                 f"c = {c:.3g}, m = {m}, v = {s}, x = {x}")

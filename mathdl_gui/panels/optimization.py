@@ -57,7 +57,8 @@ class OptimizationPanel(Panel):
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         self.fplot_w = style.make_plot("Objective gap", "iteration k",
                                        "f(x\u2096) \u2212 f*", log_y=True, legend=False)
-        self.gplot_w = style.make_plot("Gradient norm", "iteration k", "\u2016\u2207f(x\u2096)\u2016",
+        self.gplot_w = style.make_plot("Gradient norm", "iteration k",
+                                       "\u2016\u2207f(x\u2096)\u2016",
                                        log_y=True)
         self.fplot, self.gplot = self.fplot_w.getPlotItem(), self.gplot_w.getPlotItem()
         self.franges, self.granges = style.StickyRange(self.fplot), style.StickyRange(self.gplot)

@@ -34,7 +34,7 @@ def test_list_json():
     assert out.returncode == 0, out.stderr
     labs = json.loads(out.stdout)
     assert labs and {"name", "chapter", "title", "params"} <= set(labs[0])
-    opt = next(l for l in labs if l["name"] == "optimization")
+    opt = next(lab for lab in labs if lab["name"] == "optimization")
     names = {p["name"] for p in opt["params"]}
     assert {"function", "condition", "adam_lr", "newton"} <= names
 

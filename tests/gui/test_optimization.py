@@ -30,7 +30,8 @@ def test_click_on_plot_requests_start_point(panel, qtbot):
         qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
     name, kwargs = sig.args
     assert name == "set_start"
-    assert kwargs["x"] == pytest.approx(0.5, abs=0.05) and kwargs["y"] == pytest.approx(2.0, abs=0.05)
+    assert kwargs["x"] == pytest.approx(0.5, abs=0.05)
+    assert kwargs["y"] == pytest.approx(2.0, abs=0.05)
     lab.do_action(name, **kwargs)  # what the window's worker does with it
     assert lab.start[0] == pytest.approx(0.5, abs=0.05)
 

@@ -1,5 +1,5 @@
 """The generated param form: controls from declarations, log sliders, typed-value checks."""
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from engine.labs.base import Param
 from mathdl_gui.widgets.param_form import ParamForm, _FloatControl

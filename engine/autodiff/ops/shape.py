@@ -93,7 +93,7 @@ def _is_scatter_unique(key):
         if isinstance(k, _BASIC) or isinstance(k, np.integer):
             continue
         dt = getattr(k, "dtype", None)
-        if dt is not None and (dt == bool or getattr(k, "ndim", 1) == 0):
+        if dt is not None and (dt is bool or getattr(k, "ndim", 1) == 0):
             continue
         return False
     return True
