@@ -187,6 +187,9 @@ class OptimizationLab(Lab):
         start = [self.values["x0"]] if tf.dim == 1 else [self.values["x0"], self.values["y0"]]
         self.start = np.array(start, dtype=np.float64)
         self.grid = testfns.grid(tf, 161 if tf.dim == 2 else 600)
+        # Log display keeps both the valley floor and the steep walls readable.
+        z = self.grid[2]
+        self.grid_display = np.log10(1.0 + z - z.min()) if tf.dim == 2 else None
         self.stationary = (testfns.poly_stationary(testfns.QUARTIC_COEFFS)
                            if tf.name == "quartic" else [])
         f0, grad0 = self._evaluate(self.start[None, :])
@@ -349,8 +352,7 @@ class OptimizationLab(Lab):
                               else "f(x\u2096)  (unbounded below)")}
         if tf.dim == 2:
             data["grid_y"] = ys
-            # Log display keeps both the valley floor and the steep walls readable.
-            data["grid_display"] = np.log10(1.0 + z - z.min())
+            data["grid_display"] = self.grid_display
         else:
             data["stationary"] = np.asarray([(x, fx) for x, _, fx in self.stationary]
                                             ).reshape(-1, 2)
