@@ -53,6 +53,11 @@ class OptimizationPanel(Panel):
                                         pen=pg.mkPen("#ff4040", width=2))
         self.main.addItem(self.minima)
         self.main.addItem(self.start)
+        # Names for CSV export, set after adding so the legend (managed below) stays ours.
+        for item, name in ((self.curve1d, "f(x)"), (self.stat_min, "local min"),
+                           (self.stat_max, "local max"), (self.minima, "minimum"),
+                           (self.start, "start")):
+            item.opts["name"] = name
 
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         self.fplot_w = style.make_plot("Objective gap", "iteration k",
@@ -69,20 +74,24 @@ class OptimizationPanel(Panel):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
-        self.paths, self.heads, self.fcurves, self.gcurves = {}, {}, {}, {}
+        # Light items on purpose: PlotCurveItem for the paths, one scatter for all current
+        # points, no antialiasing on the side curves; render + paint must fit in a 60 Hz frame.
+        self.paths, self.fcurves, self.gcurves, self.colors = {}, {}, {}, {}
         for i, (key, label) in enumerate(RACERS.items()):
-            color = style.series_color(key, i)
-            self.paths[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=2), connect="finite")
-            self.heads[key] = pg.ScatterPlotItem(size=11, brush=color,
-                                                 pen=pg.mkPen("#000000", width=1))
-            self.fcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=2), name=label,
-                                                connect="finite")
-            self.gcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=2), name=label,
-                                                connect="finite")
+            color = self.colors[key] = style.series_color(key, i)
+            self.paths[key] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="finite")
+            self.fcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5), name=label,
+                                                connect="finite", antialias=False)
+            self.gcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5), name=label,
+                                                connect="finite", antialias=False)
             self.main.addItem(self.paths[key])
-            self.main.addItem(self.heads[key])
+            self.paths[key].opts["name"] = label  # named after adding: the legend is ours
             self.fplot.addItem(self.fcurves[key])
             self.gplot.addItem(self.gcurves[key])
+        self.heads = pg.ScatterPlotItem(pen=pg.mkPen("#000000", width=1))
+        self.main.addItem(self.heads)
+        self.heads.opts["name"] = "current points"
+        self._head = {}  # racer -> (x, y, stopped) of its current point
         self._grid_id = None
         self._legend_key = None
         self._gap_label = None
@@ -113,9 +122,10 @@ class OptimizationPanel(Panel):
         self._update_legend(dim, d["order"])
         for key in RACERS:
             on = key in order
-            for item in (self.paths[key], self.heads[key], self.fcurves[key], self.gcurves[key]):
+            for item in (self.paths[key], self.fcurves[key], self.gcurves[key]):
                 item.setVisible(on)
             if not on:
+                self._head.pop(key, None)
                 continue
             r = d["racers"][key]
             stamp = (id(d["grid_z"]), len(r["k"]), r["k"][-1], d["status"][key])
@@ -123,19 +133,20 @@ class OptimizationPanel(Panel):
                 continue  # a stopped racer: nothing new to draw
             self._drawn[key] = stamp
             path = r["path"]
-            if dim == 2:
-                xs, ys = path[:, 0], path[:, 1]
-            else:
-                xs, ys = path[:, 0], r["f"]
+            xs, ys = (path[:, 0], path[:, 1]) if dim == 2 else (path[:, 0], r["f"])
             self.paths[key].setData(xs, ys)
             # A stopped racer keeps a cross at its last finite point (diverged or escaped).
             finite = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
-            last = finite[-1:] if finite.size else finite
-            stopped = d["status"][key] in ("diverged", "escaped")
-            self.heads[key].setData(xs[last], ys[last], symbol="x" if stopped else "o",
-                                    size=16 if stopped else 11)
+            if finite.size:
+                i = finite[-1]
+                self._head[key] = (xs[i], ys[i], d["status"][key] in ("diverged", "escaped"))
             self.fcurves[key].setData(r["k"], r["gap"])
             self.gcurves[key].setData(r["k"], r["grad_norm_plot"])
+        heads = [(k, *self._head[k]) for k in d["order"] if k in self._head]
+        self.heads.setData(x=[h[1] for h in heads], y=[h[2] for h in heads],
+                           brush=[self.colors[h[0]] for h in heads],
+                           symbol=["x" if h[3] else "o" for h in heads],
+                           size=[16 if h[3] else 11 for h in heads])
         log = bool(d["gap_log"])
         if log != self.fplot.getAxis("left").logMode:
             self.fplot.setLogMode(y=log)
@@ -168,6 +179,8 @@ class OptimizationPanel(Panel):
             self.legend.addItem(self.paths[k], RACERS[k])
 
     def _draw_background(self, d):
+        self._drawn.clear()
+        self._head.clear()
         self.franges.reset()
         self.granges.reset()
         (x0, x1), *rest = d["bounds"]

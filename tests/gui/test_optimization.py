@@ -56,3 +56,16 @@ def test_divergence_banner_appears(panel):
     lab.step(10)
     panel.render(lab.snapshot())
     assert panel.banner.isVisible() and "Gradient descent diverged" in panel.banner.text()
+
+
+def test_csv_export_names_every_series(panel, tmp_path):
+    import csv
+
+    lab = OptimizationLab(seed=0)
+    lab.step(4)
+    panel.render(lab.snapshot())
+    panel.export_all(tmp_path, formats=("csv",))
+    with open(tmp_path / "race.csv", newline="") as fh:
+        names = {row["series"] for row in csv.DictReader(fh)}
+    assert {"Adam", "Newton", "start", "minimum", "current points", "image"} <= names
+    assert not any(n.startswith("series") for n in names)
