@@ -196,6 +196,12 @@ _add(TestFunction(
     "maximum between; the step size decides which one gradient descent finds."))
 
 
+for _tf in FUNCTIONS.values():
+    # Adaptive GD starts from plain GD's step and tunes it; BFGS tries the full step first.
+    _tf.lrs.setdefault("adaptive", _tf.lrs["gd"])
+    _tf.lrs.setdefault("bfgs", 1.0)
+
+
 def get(name: str, kappa: float = 10.0) -> TestFunction:
     """The test function ``name`` (``quadratic`` uses condition number ``kappa``).
 

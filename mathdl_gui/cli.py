@@ -127,6 +127,14 @@ def _render_outputs(lab, out, screenshot):
     from mathdl_gui.app import make_app  # noqa: PLC0415
     from mathdl_gui.main_window import MainWindow  # noqa: PLC0415
 
+    from PySide6 import QtCore  # noqa: PLC0415
+
+    def quiet(_mode, _context, message):
+        # The offscreen platform warns that it ignores window size hints; that is expected.
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    QtCore.qInstallMessageHandler(quiet)
     app = make_app()
     win = MainWindow(lab=lab, autoplay=False, seed=lab.seed, backend_name=lab.backend_name)
     try:

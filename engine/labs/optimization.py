@@ -19,6 +19,7 @@ from engine.labs.base import Action, Lab, Param, Snapshot
 #: Racer key -> (label, optimizer class, extra hyperparameter params).
 RACERS = {
     "gd": "Gradient descent",
+    "adaptive": "Adaptive-step GD",
     "sgd": "SGD (noisy gradient)",
     "momentum": "Momentum",
     "nesterov": "Nesterov",
@@ -26,7 +27,13 @@ RACERS = {
     "rmsprop": "RMSprop",
     "adam": "Adam",
     "newton": "Newton",
+    "bfgs": "BFGS",
 }
+#: Racers whose optimizer re-evaluates f itself (Hessians, line searches, step control).
+CLOSURE_RACERS = ("adaptive", "newton", "bfgs")
+#: Racers left out of the default race (tick them in the form), to keep the first picture
+#: readable: the default race is the eight methods of book sections 4.10-4.14 and 4.6.
+OFF_BY_DEFAULT = ("adaptive", "bfgs")
 
 _ROS = testfns.FUNCTIONS["rosenbrock"]
 
@@ -34,9 +41,10 @@ _ROS = testfns.FUNCTIONS["rosenbrock"]
 def _racer_params() -> list[Param]:
     out = []
     for key, label in RACERS.items():
-        out.append(Param(key, "bool", True, label="race", group=label, rebuild=True,
+        out.append(Param(key, "bool", key not in OFF_BY_DEFAULT, label="race", group=label,
+                         rebuild=True,
                          help=f"Include {label} in the race (restarts the race)."))
-        lo, hi = (0.05, 2.0) if key == "newton" else (1e-5, 2.0)
+        lo, hi = (0.05, 2.0) if key in ("newton", "bfgs") else (1e-5, 2.0)
         out.append(Param(f"{key}_lr", "float", _ROS.lrs[key], lo, hi, log=True, label="step c",
                          symbol="c", group=label,
                          help=f"Step size (learning rate) c of {label}. Too large diverges."))
@@ -167,9 +175,10 @@ class OptimizationLab(Lab):
         return h
 
     def _make_opt(self, key: str, x: Tensor):
-        cls = {"gd": optim.SGD, "sgd": optim.SGD, "momentum": optim.SGD, "nesterov": optim.SGD,
-               "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-               "newton": optim.Newton}[key]
+        cls = {"gd": optim.SGD, "adaptive": optim.AdaptiveGD, "sgd": optim.SGD,
+               "momentum": optim.SGD, "nesterov": optim.SGD, "adagrad": optim.Adagrad,
+               "rmsprop": optim.RMSprop, "adam": optim.Adam, "newton": optim.Newton,
+               "bfgs": optim.BFGS}[key]
         return cls([x], **self._hyper(key))
 
     # -- building and stepping ------------------------------------------------------------------
@@ -226,8 +235,9 @@ class OptimizationLab(Lab):
 
     def _update(self, r: _Racer) -> None:
         """One optimizer update of racer ``r`` from the gradient at its current point."""
-        if r.key == "newton":
-            # Newton differentiates twice itself (Hessian by double backward).
+        if r.key in CLOSURE_RACERS:
+            # These evaluate f themselves: Newton differentiates twice (Hessian by double
+            # backward), BFGS line-searches, adaptive GD tries a step and may undo it.
             r.opt.step(lambda: self._objective(r.x))
             r.extras["singular"] = bool(r.opt.state.get(r.x, {}).get("singular", False))
             return
@@ -434,6 +444,22 @@ def _rule_html(r: _Racer, v: dict) -> str:
                 f"m&#770; = m/(1&minus;&beta;<sub>1</sub><sup>k</sup>), "
                 f"v&#770; = v/(1&minus;&beta;<sub>2</sub><sup>k</sup>)<br>"
                 f"c = {c:.3g}, m = {m}, v = {s}, x = {x}")
+    elif r.key == "adaptive":
+        cur = st.get("step_size", c)
+        last = {True: "kept, c grew", False: "undone, c halved"}.get(st.get("accepted"), "")
+        body = (f"x<sub>k+1</sub> = x{sub} &minus; c{sub}&nabla;f(x{sub}); if f rose: undo and "
+                f"c &larr; c/2, else c &larr; 1.1c<br>"
+                f"c{sub} = {cur:.3g} (last step {last or '&ndash;'}), x = {x}")
+    elif r.key == "bfgs":
+        q = st.get("inv_hessian")
+        qs = ("[" + "; ".join(_vec(row) for row in np.atleast_2d(backend.to_numpy(q))) + "]"
+              if q is not None else "I")
+        t = st.get("step_size")
+        body = (f"p{sub} = &minus;Q{sub}&nabla;f(x{sub}); x<sub>k+1</sub> = x{sub} + t p{sub} "
+                f"(t halved from c until f drops enough); "
+                f"Q<sup>+</sup> = (I &minus; &rho;sy<sup>T</sup>)Q(I &minus; &rho;ys<sup>T</sup>) "
+                f"+ &rho;ss<sup>T</sup>, &rho; = 1/s<sup>T</sup>y<br>"
+                f"Q = {qs}, t = {'&ndash;' if t is None else f'{t:.3g}'}, x = {x}")
     else:
         h = st.get("hessian")
         hs = ("[" + "; ".join(_vec(row) for row in np.atleast_2d(backend.to_numpy(h))) + "]"

@@ -10,6 +10,8 @@
 * :class:`Adagrad`, :class:`RMSprop`, :class:`Adam` - per-coordinate adaptive steps, with the
   book's errata (E9-E11) corrected.
 * :class:`Newton` - the exact-Hessian Newton step for small problems (needs a closure).
+* :class:`BFGS` - quasi-Newton with an Armijo line search, and :class:`AdaptiveGD` - gradient
+  descent that grows or halves its own step; small problems, closure required.
 
 Every optimizer updates ``p.data`` in place on NumPy or CuPy, keeps PyTorch's state keys, saves
 to a pickle-free :meth:`~Optimizer.state_dict`, moves its state with
@@ -17,9 +19,11 @@ to a pickle-free :meth:`~Optimizer.state_dict`, moves its state with
 """
 from engine.optim.adagrad import Adagrad
 from engine.optim.adam import Adam
+from engine.optim.adaptive_gd import AdaptiveGD
+from engine.optim.bfgs import BFGS
 from engine.optim.newton import Newton
 from engine.optim.optimizer import Optimizer
 from engine.optim.rmsprop import RMSprop
 from engine.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "Newton"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "Newton", "BFGS", "AdaptiveGD"]

@@ -18,6 +18,7 @@ THEMES = {
 SERIES = {
     "gd": "#e69f00", "sgd": "#f0e442", "momentum": "#56b4e9", "nesterov": "#0072b2",
     "adagrad": "#009e73", "rmsprop": "#cc79a7", "adam": "#d55e00", "newton": "#ffffff",
+    "adaptive": "#b8b8b8", "bfgs": "#c49a6c",
     "train": "#56b4e9", "test": "#e69f00", "real": "#56b4e9", "generated": "#d55e00",
 }
 _FALLBACK = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
