@@ -80,10 +80,10 @@ class OptimizationPanel(Panel):
         for i, (key, label) in enumerate(RACERS.items()):
             color = self.colors[key] = style.series_color(key, i)
             self.paths[key] = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), connect="finite")
-            self.fcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5), name=label,
-                                                connect="finite", antialias=False)
-            self.gcurves[key] = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5), name=label,
-                                                connect="finite", antialias=False)
+            self.fcurves[key] = LogCurve(pen=pg.mkPen(color, width=1.5), name=label,
+                                         connect="finite", antialias=False)
+            self.gcurves[key] = LogCurve(pen=pg.mkPen(color, width=1.5), name=label,
+                                         connect="finite", antialias=False)
             self.main.addItem(self.paths[key])
             self.paths[key].opts["name"] = label  # named after adding: the legend is ours
             self.fplot.addItem(self.fcurves[key])
@@ -140,8 +140,8 @@ class OptimizationPanel(Panel):
             if finite.size:
                 i = finite[-1]
                 self._head[key] = (xs[i], ys[i], d["status"][key] in ("diverged", "escaped"))
-            self.fcurves[key].setData(r["k"], r["gap"])
-            self.gcurves[key].setData(r["k"], r["grad_norm_plot"])
+            self.fcurves[key].set_values(r["k"], r["gap"], log=bool(d["gap_log"]))
+            self.gcurves[key].set_values(r["k"], r["grad_norm_plot"], log=True)
         heads = [(k, *self._head[k]) for k in d["order"] if k in self._head]
         self.heads.setData(x=[h[1] for h in heads], y=[h[2] for h in heads],
                            brush=[self.colors[h[0]] for h in heads],
@@ -151,6 +151,7 @@ class OptimizationPanel(Panel):
         if log != self.fplot.getAxis("left").logMode:
             self.fplot.setLogMode(y=log)
             self.franges.reset()
+            self._drawn.clear()  # redraw every curve in the new scale next frame
         if d["gap_label"] != self._gap_label:  # a new label re-renders the axis: only on change
             self._gap_label = d["gap_label"]
             self.fplot.setLabel("left", self._gap_label)
@@ -223,6 +224,21 @@ class OptimizationPanel(Panel):
             top = max(float(np.percentile(z, 90)), float(d["start_f"]))
             self.main.setRange(xRange=(x0, x1), yRange=(float(z.min()), top), padding=0.05)
 
+
+
+class LogCurve(pg.PlotCurveItem):
+    """A curve for a log-scale y axis that is cheaper to update than ``PlotDataItem``.
+
+    It draws ``log10(y)`` (what a log axis plots) and reports the original ``y`` for export.
+    """
+
+    def set_values(self, x, y, log: bool) -> None:
+        self._original = (x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.setData(x, np.log10(y) if log else y)
+
+    def getOriginalDataset(self):
+        return getattr(self, "_original", (None, None))
 
 
 def _bounds(curves, log_y: bool):

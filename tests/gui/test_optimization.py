@@ -69,3 +69,21 @@ def test_csv_export_names_every_series(panel, tmp_path):
         names = {row["series"] for row in csv.DictReader(fh)}
     assert {"Adam", "Newton", "start", "minimum", "current points", "image"} <= names
     assert not any(n.startswith("series") for n in names)
+
+
+def test_log_curves_export_original_values(panel, tmp_path):
+    import csv
+
+    import numpy as np
+
+    lab = OptimizationLab(seed=0)
+    lab.step(6)
+    snap = lab.snapshot()
+    panel.render(snap)
+    panel.export_all(tmp_path, formats=("csv",))
+    with open(tmp_path / "objective.csv", newline="") as fh:
+        adam = [float(r["y"]) for r in csv.DictReader(fh) if r["series"] == "Adam"]
+    np.testing.assert_allclose(adam, snap.data["racers"]["adam"]["gap"])
+    # What is drawn is log10 of it, on an axis labelled in powers of ten.
+    np.testing.assert_allclose(panel.fcurves["adam"].getData()[1], np.log10(adam))
+    assert panel.fplot.getAxis("left").logMode
