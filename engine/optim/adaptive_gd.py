@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from engine import backend
-from engine.optim.closure import flat_loss_and_grad, get_flat, loss_at, params_of, set_flat
+from engine.optim.closure import begin_step, loss_at, set_flat
 from engine.optim.optimizer import Optimizer, _ieee, check_number
 
 __all__ = ["AdaptiveGD"]
@@ -50,15 +50,7 @@ class AdaptiveGD(Optimizer):
 
     def step(self, closure=None):
         """One trial step; returns the loss at the old iterate."""
-        if closure is None:
-            raise ValueError("AdaptiveGD.step needs a closure that returns the loss, "
-                             "e.g. opt.step(lambda: f(x)); it checks whether f went up")
-        group = self.param_groups[0]
-        self._check_group(group, initial=False)
-        params = params_of(self)
-        loss, g = flat_loss_and_grad(closure, params)
-        x = get_flat(params)
-        st = self.state[params[0]]
+        group, params, loss, g, x, st = begin_step(self, closure, "it checks whether f went up")
         c = st.get("step_size", float(group["lr"]))
         with _ieee(backend.xp_of(x)):
             set_flat(params, x - c * g)

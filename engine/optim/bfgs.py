@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from engine import backend
-from engine.optim.closure import flat_loss_and_grad, get_flat, loss_at, params_of, set_flat
+from engine.optim.closure import begin_step, loss_at, set_flat
 from engine.optim.optimizer import Optimizer, _ieee, check_number
 
 __all__ = ["BFGS"]
@@ -66,16 +66,9 @@ class BFGS(Optimizer):
 
     def step(self, closure=None):
         """One BFGS step with line search; returns the loss at the old iterate."""
-        if closure is None:
-            raise ValueError("BFGS.step needs a closure that returns the loss, "
-                             "e.g. opt.step(lambda: f(x)); the line search re-evaluates it")
-        group = self.param_groups[0]
-        self._check_group(group, initial=False)
-        params = params_of(self)
-        loss, g = flat_loss_and_grad(closure, params)
-        x = get_flat(params)
+        group, params, loss, g, x, st = begin_step(self, closure,
+                                                   "the line search re-evaluates it")
         xp = backend.xp_of(x)
-        st = self.state[params[0]]
         n = x.shape[0]
         q = st.get("inv_hessian")
         q = xp.eye(n, dtype=x.dtype) if q is None else q

@@ -57,3 +57,25 @@ def loss_at(closure) -> float:
     with autodiff.no_grad():
         value = float(closure().item())
     return value if not math.isnan(value) else math.inf
+
+
+def begin_step(opt, closure, why: str):
+    """The common start of a closure-driven step on a one-group optimizer.
+
+    Checks the closure and the (possibly live-edited) hyperparameters, then evaluates the loss
+    and its gradient at the current point.
+
+    Returns
+    -------
+    (group, params, loss, g, x, state)
+        ``g`` and ``x`` are flat vectors; ``state`` is the state dict of the first parameter,
+        where these optimizers keep their (whole-vector) state.
+    """
+    if closure is None:
+        raise ValueError(f"{type(opt).__name__}.step needs a closure that returns the loss, "
+                         f"e.g. opt.step(lambda: f(x)); {why}")
+    group = opt.param_groups[0]
+    opt._check_group(group, initial=False)
+    params = params_of(opt)
+    loss, g = flat_loss_and_grad(closure, params)
+    return group, params, loss, g, get_flat(params), opt.state[params[0]]
