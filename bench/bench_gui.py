@@ -17,7 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TARGET_FPS = 60
 
 
-def measure(steps_per_frame: int, seconds: float = 3.0) -> dict:
+def measure(steps_per_frame: int, seconds: float = 3.0, lab: str = "optimization") -> dict:
     from PySide6 import QtCore  # noqa: PLC0415
 
     from mathdl_gui.app import make_app  # noqa: PLC0415
@@ -25,6 +25,7 @@ def measure(steps_per_frame: int, seconds: float = 3.0) -> dict:
 
     make_app()
     win = MainWindow(autoplay=False)
+    win.open_lab(lab, autoplay=False)
     win.resize(1400, 850)
     win.show()
     win.speed.setValue(steps_per_frame)

@@ -168,6 +168,23 @@ class MainWindow(QtWidgets.QMainWindow):
                                      "Load an experiment file and replay it")
         for a in (self.act_export, self.act_save, self.act_open):
             tb.addAction(a)
+        # Trained-model files, for labs that train a network (they define save_model).
+        self.act_save_model = self._action("Save model…", "Ctrl+Shift+S", self.save_model,
+                                           "Save the trained network (safetensors: weights, "
+                                           "architecture, hyperparameters, seed, step)")
+        self.act_load_model = self._action("Load model…", "Ctrl+Shift+O", self.load_model,
+                                           "Load a saved network to inspect it or train on")
+        self.act_onnx = self._action("Export ONNX…", "", self.export_onnx,
+                                     "Export the network to ONNX (runs in ONNX Runtime)")
+        menu = QtWidgets.QMenu(self)
+        for a in (self.act_save_model, self.act_load_model, self.act_onnx):
+            menu.addAction(a)
+        self.model_button = QtWidgets.QToolButton()
+        self.model_button.setText("Model")
+        self.model_button.setToolTip("Save, load or export the trained network")
+        self.model_button.setMenu(menu)
+        self.model_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        tb.addWidget(self.model_button)
         tb.addSeparator()
         self.act_theme = self._action("Light theme" if style.theme_name() == "dark"
                                       else "Dark theme", "", self.toggle_theme,
@@ -218,6 +235,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.form_scroll.setWidget(self.form)
         self.setWindowTitle(f"MathDL Playground \u2014 {entry.title}")
         self._select_nav(name)
+        has_model = hasattr(lab, "save_model")
+        for a in (self.act_save_model, self.act_load_model, self.act_onnx):
+            a.setEnabled(has_model)
+        self.model_button.setEnabled(has_model)
         self.worker = LabWorker(lab, self.speed.value())
         self.worker.failed.connect(self.show_error)
         # Bound methods of this (GUI-thread) object, so Qt queues the worker's signals here.
@@ -385,6 +406,36 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         self.statusBar().showMessage(f"Saved {path}", 6000)
         return path
+
+    def _model_file_op(self, title, path, default_name, filt, saving, op):
+        """Ask for a path (unless given), run ``op(lab, path)`` on the worker, report."""
+        if path is None:
+            ask = (QtWidgets.QFileDialog.getSaveFileName if saving
+                   else QtWidgets.QFileDialog.getOpenFileName)
+            path, _ = ask(self, title, default_name, filt)
+            if not path:
+                return None
+        try:
+            self.worker.call(lambda lab: op(lab, path))
+        except (OSError, ValueError, TimeoutError) as exc:
+            self.show_error(f"{title} failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"{title}: {path}", 6000)
+        return path
+
+    def save_model(self, path: str | None = None):
+        return self._model_file_op("Save model", path, f"{self.entry.name}.safetensors",
+                                   "Model (*.safetensors)", True,
+                                   lambda lab, p: lab.save_model(p))
+
+    def load_model(self, path: str | None = None):
+        # The form catches up with the loaded architecture on the next painted frame.
+        return self._model_file_op("Load model", path, "", "Model (*.safetensors)", False,
+                                   lambda lab, p: lab.load_model(p))
+
+    def export_onnx(self, path: str | None = None):
+        return self._model_file_op("Export ONNX", path, f"{self.entry.name}.onnx",
+                                   "ONNX (*.onnx)", True, lambda lab, p: lab.export_onnx(p))
 
     def open_experiment(self, path: str | None = None):
         if path is None:

@@ -164,8 +164,8 @@ class LabWorker(QtCore.QObject):
     def _set_playing(self, on: bool) -> None:
         if on and self._lab.finished:
             on = False
-            self.notice.emit("Nothing left to run: every racer has stopped. Reset (R) to "
-                             "start again.")
+            self.notice.emit(f"Nothing left to run: {self._lab.finished_reason}. "
+                             "Reset (R) to start again.")
         if on != self._playing:
             self._playing = on
             self.playing_changed.emit(on)
@@ -179,7 +179,10 @@ class LabWorker(QtCore.QObject):
             if lab.notice:
                 self.notice.emit(lab.notice)
         elif kind == "action":
+            lab.notice = ""
             lab.do_action(args[0], **args[1])
+            if lab.notice:
+                self.notice.emit(lab.notice)
         elif kind == "reset":
             lab.reset(args[0] if args else None)
             self.notice.emit(f"Reset with seed {lab.seed}")

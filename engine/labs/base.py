@@ -23,7 +23,7 @@ import numpy as np
 
 from engine import backend
 
-PARAM_KINDS = ("float", "int", "bool", "choice")
+PARAM_KINDS = ("float", "int", "bool", "choice", "text")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Param:
     ----------
     name : str
         Identifier used by ``set_param`` and ``--set name=value``.
-    kind : {'float', 'int', 'bool', 'choice'}
+    kind : {'float', 'int', 'bool', 'choice', 'text'}
+        ``text`` is a short string checked by ``parse`` (e.g. layer widths ``"16,16"``).
     default : object
     low, high : float, optional
         Inclusive range for numeric kinds.
@@ -43,13 +44,17 @@ class Param:
     log : bool
         Slider moves in log space (learning rates, condition numbers).
     choices : tuple of str
-        Allowed values for ``choice``.
+        Allowed values for ``choice``; example values for ``text`` (the smoke test uses them).
     label, symbol, help : str
         Short label, the symbol used in the equations (``c``, ``\u03b2\u2081``), and a tooltip.
     group : str
         Heading under which the form shows the control.
     rebuild : bool
         Changing it rebuilds the run (``reset`` with the current seed).
+    parse : callable, optional
+        For ``text``: ``parse(str) -> canonical str``, raising ``ValueError`` with the reason.
+    hint : str
+        For ``text``: what is allowed, in words.
     """
 
     name: str
@@ -65,6 +70,8 @@ class Param:
     help: str = ""
     group: str = "General"
     rebuild: bool = False
+    parse: Any = None
+    hint: str = ""
 
     def __post_init__(self):
         if self.kind not in PARAM_KINDS:
@@ -85,6 +92,8 @@ class Param:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return self.hint or "text"
         what = "an integer" if self.kind == "int" else "a number"
         return f"{what} in [{_fmt(self.low)}, {_fmt(self.high)}]"
 
@@ -111,6 +120,15 @@ class Param:
             if isinstance(value, str) and value.strip() in self.choices:
                 return value.strip()
             raise bad
+        if self.kind == "text":
+            if not isinstance(value, str):
+                raise bad
+            if self.parse is None:
+                return value.strip()
+            try:
+                return self.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"{self.name} = {value!r} is not allowed: {exc}") from None
         try:
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError
@@ -294,6 +312,9 @@ class Lab:
         """True when nothing is left to run (every racer converged or diverged, say)."""
         return False
 
+    #: What Play says when :attr:`finished` is true (a lab with nothing to train overrides it).
+    finished_reason = "the run has stopped (see the banner)"
+
     def snapshot(self) -> Snapshot:
         return self._snapshot()
 
@@ -345,5 +366,7 @@ def describe_params(lab_cls: type[Lab]) -> list[dict]:
             d.update(low=p.low, high=p.high, log=p.log)
         if p.kind == "choice":
             d["choices"] = list(p.choices)
+        if p.kind == "text" and p.choices:
+            d["examples"] = list(p.choices)
         out.append(d)
     return out

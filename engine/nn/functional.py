@@ -14,7 +14,10 @@ Numerical care:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from engine import backend
+from engine.autodiff.ops import conv as _conv
 from engine.autodiff.ops.arithmetic import Linear
 from engine.autodiff.ops.elementwise import (
     clip, exp, log, log1p, relu, sigmoid, tanh, where)
@@ -25,7 +28,9 @@ from engine.autodiff.tensor import Tensor, _lift, _wrap
 __all__ = [
     "linear", "relu", "leaky_relu", "elu", "softplus", "sigmoid", "tanh", "softmax",
     "log_softmax", "mse_loss", "l1_loss", "nll_loss", "cross_entropy",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "prelu", "dropout",
+    "huber_loss", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "global_avg_pool2d",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -131,6 +136,42 @@ def elu(input, alpha=1.0):
     return where(x.data > 0, x, neg)
 
 
+def prelu(input, weight):
+    r""":math:`x` for :math:`x > 0`, else :math:`a x` with a *learned* slope ``weight``
+    (shape ``(1,)`` or ``(C,)`` over the channel axis 1), so :math:`\partial f/\partial a = x`
+    on the negative side."""
+    x = _t(input)
+    a = _t(weight, x)
+    if a.data.ndim != 1:
+        raise ValueError(f"prelu: weight must be 1-D, got shape {_shape(a)}")
+    if a.data.shape[0] != 1:
+        if x.data.ndim < 2 or x.data.shape[1] != a.data.shape[0]:
+            raise ValueError(f"prelu: {a.data.shape[0]} slopes need input channel axis 1 of "
+                             f"that size, got input shape {_shape(x)}")
+        a = a.reshape((-1,) + (1,) * (x.data.ndim - 2))
+    return where(x.data > 0, x, x * a)
+
+
+def dropout(input, p=0.5, training=True, generator=None):
+    r"""Inverted dropout: zero each element with probability ``p`` and scale the survivors by
+    :math:`1/(1-p)` during training, so :math:`E[\tilde h] = h` and evaluation needs no change.
+
+    ``generator`` is a ``numpy.random.Generator`` (seeded masks are reproducible); the mask is
+    drawn with NumPy and moved to the input's backend.  Identity when not ``training`` or
+    ``p == 0``.
+    """
+    x = _t(input)
+    if not 0.0 <= float(p) < 1.0:
+        raise ValueError(f"dropout: p (the drop rate) must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    # Masks come from a NumPy Generator on every backend, so a seed gives the same mask.
+    rng = generator if generator is not None else np.random.default_rng()
+    keep = rng.random(x.data.shape) >= p
+    mask = backend.xp_of(x.data).asarray(keep.astype(x.data.dtype) / (1.0 - p))
+    return x * _wrap(mask)
+
+
 def softplus(input, beta=1.0):
     r""":math:`\frac{1}{\beta}\log(1 + e^{\beta x})`, computed as
     :math:`\max(z,0) + \log(1+e^{-|z|})` over :math:`\beta`, :math:`z = \beta x` (no overflow)."""
@@ -188,6 +229,24 @@ def l1_loss(input, target, reduction="mean"):
     _check_float(x, "l1_loss")
     _check_same_shape(x, y, "l1_loss")
     return _reduce(abs(x - y), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    r"""Huber loss: :math:`\tfrac12 r^2` for :math:`|r| \le \delta`, else
+    :math:`\delta(|r| - \tfrac12\delta)`, with :math:`r = x - y`; its gradient is
+    :math:`\mathrm{clip}(r, \pm\delta)`."""
+    x = _t(input)
+    y = _target(target, x)
+    _check_reduction(reduction, "huber_loss")
+    _check_float(x, "huber_loss")
+    _check_same_shape(x, y, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    r = x - y
+    a = abs(r)
+    quad = r * r * 0.5
+    lin = (a - 0.5 * delta) * delta
+    return _reduce(where(a.data <= delta, quad, lin), reduction)
 
 
 def _class_targets(logp, target, fn, ignore_index):
@@ -371,3 +430,162 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     if weight is not None:
         loss = loss * _t(weight, p)
     return _reduce(loss, reduction)
+
+
+# -- convolution and pooling -------------------------------------------------------------------
+def _tuple(v, d, what, fn, low):
+    t = (v,) * d if isinstance(v, (int, np.integer)) else tuple(v)
+    if len(t) != d or not all(isinstance(i, (int, np.integer)) and i >= low for i in t):
+        raise ValueError(f"{fn}: {what} must be an integer >= {low} or {d} of them, got {v!r}")
+    return tuple(int(i) for i in t)
+
+
+def _conv_args(x, w, d, fn, stride, padding, dilation, groups):
+    x, w = _t(x), _t(w)
+    _check_float(x, fn)
+    if x.data.ndim != d + 2:
+        raise ValueError(f"{fn}: input must be {d + 2}-D (N, C, {', '.join('DHW'[3 - d:])}), "
+                         f"got shape {_shape(x)}")
+    if w.data.ndim != d + 2:
+        raise ValueError(f"{fn}: weight must be {d + 2}-D (out_channels, in_channels/groups, "
+                         f"{', '.join('k' * d)}), got shape {_shape(w)}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    return (x, w, _tuple(stride, d, "stride", fn, 1), _tuple(padding, d, "padding", fn, 0),
+            _tuple(dilation, d, "dilation", fn, 1), int(groups))
+
+
+def _add_channel_bias(y, bias, fn):
+    b = _t(bias, y)
+    if _shape(b) != (y.data.shape[1],):
+        raise ValueError(f"{fn}: bias must have shape ({y.data.shape[1]},), got {_shape(b)}")
+    return y + b.reshape((1, -1) + (1,) * (y.data.ndim - 2))
+
+
+def _convnd(d, fn, input, weight, bias, stride, padding, dilation, groups):
+    x, w, s, p, dl, g = _conv_args(input, weight, d, fn, stride, padding, dilation, groups)
+    c, f = x.data.shape[1], w.data.shape[0]
+    if c % g or f % g or w.data.shape[1] != c // g:
+        raise ValueError(f"{fn}: input has {c} channels and weight shape {_shape(w)} with "
+                         f"groups={g}; need in_channels and out_channels divisible by groups "
+                         f"and weight.shape[1] == in_channels/groups = {c // g if g else c}")
+    out = [_conv.conv_out_size(x.data.shape[2 + i], w.data.shape[2 + i], s[i], p[i], dl[i])
+           for i in range(d)]
+    if min(out) < 1:
+        raise ValueError(f"{fn}: the kernel {tuple(w.data.shape[2:])} (dilation {dl}) does "
+                         f"not fit the padded input {tuple(x.data.shape[2:])} (padding {p}); "
+                         f"the output size would be {tuple(out)}")
+    y = _conv.ConvNd.apply(x, w, stride=s, padding=p, dilation=dl, groups=g)
+    return y if bias is None else _add_channel_bias(y, bias, fn)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""1-D cross-correlation: x ``(N, C, L)``, weight ``(F, C/groups, k)`` -> ``(N, F, O)``."""
+    return _convnd(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""2-D cross-correlation (PyTorch's ``conv2d``):
+
+    .. math:: y_{n,f,i,j} = b_f + \sum_{c,m,l} x_{n,c,\,is+md,\,js+ld}\, w_{f,c,m,l}
+
+    x ``(N, C, H, W)``, weight ``(F, C/groups, kh, kw)`` -> ``(N, F, OH, OW)`` with
+    :math:`o = \lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1`.  ``groups = C`` is a depthwise
+    convolution.
+    """
+    return _convnd(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    r"""3-D cross-correlation: x ``(N, C, D, H, W)``, weight ``(F, C/groups, kd, kh, kw)``."""
+    return _convnd(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transposend(d, fn, input, weight, bias, stride, padding, output_padding, groups,
+                      dilation):
+    x, w, s, p, dl, g = _conv_args(input, weight, d, fn, stride, padding, dilation, groups)
+    op = _tuple(output_padding, d, "output_padding", fn, 0)
+    c = x.data.shape[1]
+    if c % g or w.data.shape[0] != c:
+        raise ValueError(f"{fn}: weight must have shape (in_channels={c}, out_channels/groups,"
+                         f" k...), got {_shape(w)} with groups={g}")
+    if any(op[i] >= max(s[i], dl[i]) for i in range(d)):
+        raise ValueError(f"{fn}: output_padding {op} must be smaller than stride {s} or "
+                         f"dilation {dl}")
+    out = tuple(_conv.conv_transpose_out_size(x.data.shape[2 + i], w.data.shape[2 + i], s[i],
+                                              p[i], dl[i], op[i]) for i in range(d))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: padding {p} leaves no output (size {out})")
+    x_shape = (x.data.shape[0], w.data.shape[1] * g) + out
+    y = _conv.ConvNdInputGrad.apply(x, w, x_shape=x_shape, stride=s, padding=p, dilation=dl,
+                                    groups=g)
+    return y if bias is None else _add_channel_bias(y, bias, fn)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """Transposed 1-D convolution (the adjoint of ``conv1d``): weight ``(C_in, C_out/g, k)``."""
+    return _conv_transposend(1, "conv_transpose1d", input, weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    r"""Transposed 2-D convolution, PyTorch's ``conv_transpose2d``: the input gradient of
+    ``conv2d``, i.e. each input pixel scatters ``x_{ij} K`` at ``(i s, j s)``.
+
+    x ``(N, C_in, H, W)``, weight ``(C_in, C_out/groups, kh, kw)``; output size
+    :math:`(n-1)s - 2p + d(k-1) + \text{output\_padding} + 1`.
+    """
+    return _conv_transposend(2, "conv_transpose2d", input, weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+
+
+def _pool_args(x, kernel_size, stride, padding, d, fn):
+    x = _t(x)
+    _check_float(x, fn)
+    if x.data.ndim != d + 2:
+        raise ValueError(f"{fn}: input must be {d + 2}-D (N, C, ...), got shape {_shape(x)}")
+    k = _tuple(kernel_size, d, "kernel_size", fn, 1)
+    s = k if stride is None else _tuple(stride, d, "stride", fn, 1)
+    p = _tuple(padding, d, "padding", fn, 0)
+    if any(p[i] > k[i] // 2 for i in range(d)):
+        raise ValueError(f"{fn}: padding {p} must be at most half the kernel size {k}")
+    out = [_conv.conv_out_size(x.data.shape[2 + i], k[i], s[i], p[i]) for i in range(d)]
+    if min(out) < 1:
+        raise ValueError(f"{fn}: window {k} does not fit the input {_shape(x)[2:]}")
+    return x, k, s, p
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1):
+    x, k, s, p = _pool_args(input, kernel_size, stride, padding, 1, "max_pool1d")
+    return _conv.MaxPoolNd.apply(x, ksize=k, stride=s, padding=p,
+                                 dilation=_tuple(dilation, 1, "dilation", "max_pool1d", 1))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1):
+    r"""Max over each ``kernel_size`` window (stride defaults to the window, as in PyTorch);
+    the gradient flows only to each window's maximum."""
+    x, k, s, p = _pool_args(input, kernel_size, stride, padding, 2, "max_pool2d")
+    return _conv.MaxPoolNd.apply(x, ksize=k, stride=s, padding=p,
+                                 dilation=_tuple(dilation, 2, "dilation", "max_pool2d", 1))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0):
+    x, k, s, p = _pool_args(input, kernel_size, stride, padding, 1, "avg_pool1d")
+    return _conv.AvgPoolNd.apply(x, ksize=k, stride=s, padding=p)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    r"""Mean over each window; the gradient is :math:`g / (k_h k_w)` on every tap."""
+    x, k, s, p = _pool_args(input, kernel_size, stride, padding, 2, "avg_pool2d")
+    return _conv.AvgPoolNd.apply(x, ksize=k, stride=s, padding=p)
+
+
+def global_avg_pool2d(input):
+    r"""Global average pooling :math:`y_{n,c} = \frac{1}{HW}\sum_{i,j} x_{n,c,i,j}`:
+    ``(N, C, H, W)`` -> ``(N, C)``."""
+    x = _t(input)
+    if x.data.ndim != 4:
+        raise ValueError(f"global_avg_pool2d: input must be 4-D (N, C, H, W), got {_shape(x)}")
+    return x.mean(axis=(2, 3))

@@ -173,6 +173,23 @@ class ParamForm(QtWidgets.QWidget):
             w.setValue(p.default)
             w.valueChanged.connect(lambda v, n=name: self._emit(n, int(v)))
             return w
+        if p.kind == "text":
+            w = QtWidgets.QLineEdit(str(p.default))
+            if p.choices:
+                w.setPlaceholderText("e.g. " + " or ".join(p.choices[:2]))
+
+            def commit(p=p, w=w):
+                try:
+                    value = p.coerce(w.text())
+                except ValueError as exc:
+                    self.input_rejected.emit(str(exc))
+                    w.setText(str(self._values[p.name]))  # show the value still in force
+                    return
+                w.setText(value)
+                if value != self._values.get(p.name):
+                    self._emit(p.name, value)
+            w.editingFinished.connect(commit)
+            return w
         if p.kind == "bool":
             w = QtWidgets.QCheckBox()
             w.setChecked(p.default)
@@ -203,6 +220,8 @@ class ParamForm(QtWidgets.QWidget):
                     w.setChecked(bool(v))
                 elif isinstance(w, QtWidgets.QComboBox):
                     w.setCurrentText(str(v))
+                elif isinstance(w, QtWidgets.QLineEdit):
+                    w.setText(str(v))
                 else:
                     w.setValue(v)
 

@@ -19,10 +19,14 @@ SERIES = {
     "gd": "#e69f00", "sgd": "#f0e442", "momentum": "#56b4e9", "nesterov": "#0072b2",
     "adagrad": "#009e73", "rmsprop": "#cc79a7", "adam": "#d55e00", "newton": "#ffffff",
     "adaptive": "#b8b8b8", "bfgs": "#c49a6c",
-    "train": "#56b4e9", "test": "#e69f00", "real": "#56b4e9", "generated": "#d55e00",
+    "train": "#56b4e9", "test": "#e69f00", "val": "#009e73", "real": "#56b4e9", "generated": "#d55e00",
 }
 _FALLBACK = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
              "#999999"]
+
+#: Colours of classes 0, 1, 2, ... in every scatter and decision map (Okabe-Ito).
+CLASS_COLORS = ("#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#f0e442", "#d55e00",
+                "#0072b2", "#999999")
 
 _current = {"theme": "dark"}
 
@@ -41,6 +45,11 @@ def series_color(kind: str, index: int = 0) -> str:
     if color == "#ffffff" and _current["theme"] == "light":
         return "#222222"  # white on white would vanish
     return color
+
+
+def class_color(index: int) -> str:
+    """The app-wide colour of class ``index``."""
+    return CLASS_COLORS[int(index) % len(CLASS_COLORS)]
 
 
 def apply_theme(app: QtWidgets.QApplication, name: str = "dark") -> None:

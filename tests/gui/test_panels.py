@@ -13,6 +13,8 @@ def _values(p):
         return [True, False]
     if p.kind == "choice":
         return list(p.choices)
+    if p.kind == "text":
+        return list(p.choices) + [p.default]
     return [p.low, p.default, p.high]
 
 

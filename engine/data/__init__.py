@@ -1,0 +1,89 @@
+"""Seeded dataset generators, splits and a small CSV loader: nothing is downloaded.
+
+* :mod:`~engine.data.toy2d` - 2-D classification sets (xor, circles, moons, spirals, blobs,
+  checkerboard) and logic-gate truth tables, with :data:`DOMAIN` as their plotting range.
+* :mod:`~engine.data.regression` - 1-D curves with outliers, a 2-D surface, and a synthetic
+  housing table standing in for Boston Housing (which the project does not ship).
+* :mod:`~engine.data.glyphs` - small images from a 5x7 bitmap font written in the source.
+* :mod:`~engine.data.tasks` - paired tasks for parameter tying (section 8.4).
+* :mod:`~engine.data.splits` - seeded train/val/test splits, one-hot targets, standardising.
+* :mod:`~engine.data.csv_points` - load and save a user's own labelled 2-D points.
+
+Every generator takes ``rng`` as a ``numpy.random.Generator`` or an int seed (see
+:func:`as_rng`) and is deterministic for a given seed.
+"""
+from engine.data._common import DOMAIN, as_rng
+from engine.data.csv_points import DataFileError, load_points_csv, save_points_csv
+from engine.data.glyphs import GLYPH_FONT, glyph_template, make_glyphs
+from engine.data.regression import (
+    HOUSING_FEATURES,
+    REGRESSION_FNS,
+    housing_truth,
+    make_housing_like,
+    make_regression_1d,
+    make_surface_2d,
+    regression_truth,
+    surface_truth,
+)
+from engine.data.splits import (
+    one_hot,
+    split_sizes,
+    standardize,
+    train_test_split,
+    train_val_test_split,
+    unstandardize,
+)
+from engine.data.tasks import make_two_tasks, rotate2d
+from engine.data.toy2d import (
+    CLASSIFICATION,
+    LOGIC_GATES,
+    blob_centers,
+    make_blobs,
+    make_checkerboard,
+    make_circles,
+    make_classification,
+    make_logic,
+    make_moons,
+    make_spirals,
+    make_xor,
+    n_classes,
+)
+
+__all__ = [
+    "CLASSIFICATION",
+    "DOMAIN",
+    "GLYPH_FONT",
+    "HOUSING_FEATURES",
+    "LOGIC_GATES",
+    "REGRESSION_FNS",
+    "DataFileError",
+    "as_rng",
+    "blob_centers",
+    "glyph_template",
+    "housing_truth",
+    "load_points_csv",
+    "make_blobs",
+    "make_checkerboard",
+    "make_circles",
+    "make_classification",
+    "make_glyphs",
+    "make_housing_like",
+    "make_logic",
+    "make_moons",
+    "make_regression_1d",
+    "make_spirals",
+    "make_surface_2d",
+    "make_two_tasks",
+    "make_xor",
+    "n_classes",
+    "one_hot",
+    "regression_truth",
+    "rotate2d",
+    "save_points_csv",
+    "split_sizes",
+    "standardize",
+    "surface_truth",
+    "train_test_split",
+    "train_val_test_split",
+    "unstandardize",
+]
