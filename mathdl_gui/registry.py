@@ -68,6 +68,14 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("regularization", 8, "Regularization lab",
           "engine.labs.regularization:RegularizationLab",
           "mathdl_gui.panels.regularization:RegularizationPanel"),
+    Entry("architectures", 9, "Architecture calculator",
+          "engine.labs.architectures:ArchitectureLab",
+          "mathdl_gui.panels.architectures:ArchitecturePanel"),
+    Entry("conv_explorer", 9, "Convolution explorer",
+          "engine.labs.conv_explorer:ConvExplorerLab",
+          "mathdl_gui.panels.conv_explorer:ConvExplorerPanel"),
+    Entry("cnn", 9, "CNN on handwritten digits",
+          "engine.labs.cnn:CNNLab", "mathdl_gui.panels.cnn:CNNPanel"),
 )
 
 DEFAULT = "optimization"

@@ -243,7 +243,10 @@ class LabWorker(QtCore.QObject):
                 # minimised one, training still goes on at a frame every PAINT_WAIT_S).
                 self._painted.wait(PAINT_WAIT_S)
                 # Pace to the frame rate: at 1 step/frame a path visibly crawls.
-                rest = FRAME_S - (time.perf_counter() - t0)
+                # Steppers meant to be watched (a perceptron update, a sliding kernel) ask for
+                # a slower pace through play_interval.
+                frame = max(FRAME_S, self._lab.play_interval / self.steps_per_frame)
+                rest = frame - (time.perf_counter() - t0)
                 if rest > 0:
                     time.sleep(rest)
             elif changed:

@@ -5,6 +5,8 @@
 * :mod:`~engine.data.regression` - 1-D curves with outliers, a 2-D surface, and a synthetic
   housing table standing in for Boston Housing (which the project does not ship).
 * :mod:`~engine.data.glyphs` - small images from a 5x7 bitmap font written in the source.
+* :mod:`~engine.data.digits` - stroke-drawn handwritten-looking digits, shapes, oriented bars
+  and a test card (chapter 9).
 * :mod:`~engine.data.tasks` - paired tasks for parameter tying (section 8.4).
 * :mod:`~engine.data.splits` - seeded train/val/test splits, one-hot targets, standardising.
 * :mod:`~engine.data.csv_points` - load and save a user's own labelled 2-D points.
@@ -14,6 +16,15 @@ Every generator takes ``rng`` as a ``numpy.random.Generator`` or an int seed (se
 """
 from engine.data._common import DOMAIN, as_rng
 from engine.data.csv_points import DataFileError, load_points_csv, save_points_csv
+from engine.data.digits import (
+    BAR_ANGLES,
+    SHAPE_CLASSES,
+    digits_split,
+    make_bars,
+    make_digits,
+    make_shapes,
+    make_test_card,
+)
 from engine.data.glyphs import GLYPH_FONT, glyph_template, make_glyphs
 from engine.data.regression import (
     HOUSING_FEATURES,
@@ -50,29 +61,36 @@ from engine.data.toy2d import (
 )
 
 __all__ = [
+    "BAR_ANGLES",
     "CLASSIFICATION",
     "DOMAIN",
     "GLYPH_FONT",
     "HOUSING_FEATURES",
     "LOGIC_GATES",
     "REGRESSION_FNS",
+    "SHAPE_CLASSES",
     "DataFileError",
     "as_rng",
     "blob_centers",
+    "digits_split",
     "glyph_template",
     "housing_truth",
     "load_points_csv",
+    "make_bars",
     "make_blobs",
     "make_checkerboard",
     "make_circles",
     "make_classification",
+    "make_digits",
     "make_glyphs",
     "make_housing_like",
     "make_logic",
     "make_moons",
     "make_regression_1d",
+    "make_shapes",
     "make_spirals",
     "make_surface_2d",
+    "make_test_card",
     "make_two_tasks",
     "make_xor",
     "n_classes",

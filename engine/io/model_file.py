@@ -20,6 +20,7 @@ rebuilt network's names, shapes and dtypes and be finite.  Any failure raises
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 from pathlib import Path
@@ -31,8 +32,6 @@ import safetensors.numpy
 
 from engine import backend
 from engine.io.atomic import atomic_path
-from engine.nn.cnn import SmallCNN, validate_cnn_config
-from engine.nn.mlp import MLP, validate_config
 
 FORMAT = "mathdl-model"
 FORMAT_VERSION = 1
@@ -44,16 +43,19 @@ class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason in words."""
 
 
-#: Architecture kind -> (validate(config) -> clean config, build(clean config) -> Module).
-ARCHITECTURES: dict[str, tuple[Callable, Callable]] = {
-    "mlp": (validate_config, MLP.from_config),
-    "cnn": (validate_cnn_config, SmallCNN.from_config),
+#: Architecture kind -> ``"module:validate_function:ModelClass"``.  ``validate(config)``
+#: returns a clean config or raises ``ValueError``; ``ModelClass.from_config(clean)`` builds
+#: the network.  Imported lazily, so a model kind costs nothing until a file uses it.
+ARCHITECTURES: dict[str, str] = {
+    "mlp": "engine.nn.mlp:validate_config:MLP",
+    "cnn": "engine.nn.cnn:validate_cnn_config:SmallCNN",
 }
 
 
-def register_architecture(kind: str, validate: Callable, build: Callable) -> None:
-    """Let model files describe another network kind (CNNs, transformers...)."""
-    ARCHITECTURES[kind] = (validate, build)
+def _architecture(kind: str) -> tuple[Callable, Callable]:
+    module, validate, cls = ARCHITECTURES[kind].split(":")
+    mod = importlib.import_module(module)
+    return getattr(mod, validate), getattr(mod, cls).from_config
 
 
 @dataclasses.dataclass
@@ -81,7 +83,7 @@ def save_model(path, model, architecture: dict, *, hyperparameters=None, task=No
     if kind not in ARCHITECTURES:
         raise ValueError(f"architecture kind must be one of {', '.join(ARCHITECTURES)}, "
                          f"got {kind!r}")
-    clean = {"kind": kind, **ARCHITECTURES[kind][0](arch)}
+    clean = {"kind": kind, **_architecture(kind)[0](arch)}
     tensors = {name: np.ascontiguousarray(backend.to_numpy(a))
                for name, a in model.state_dict().items()}
     meta = {
@@ -166,7 +168,7 @@ def read_model(path) -> ModelFile:
     if kind not in ARCHITECTURES:
         raise ModelFileError(f"unknown architecture kind {kind!r}; known: "
                              f"{', '.join(ARCHITECTURES)}")
-    validate, build = ARCHITECTURES[kind]
+    validate, build = _architecture(kind)
     try:
         config = validate(arch)
     except ValueError as exc:

@@ -321,6 +321,7 @@ class BackpropLab(Lab):
         "gradient-descent step, and the next cycle runs with the updated weights, so the loss "
         "curve falls. The grad-check light compares every weight's gradient with a central "
         "finite difference of the loss.")
+    play_interval = 0.4  # one graph node per step: time to read its value and gradient
     params = (
         Param("weights", "choice", BOOK, choices=WEIGHTS, label="weights", group="Network",
               rebuild=True,

@@ -315,6 +315,10 @@ class Lab:
     #: What Play says when :attr:`finished` is true (a lab with nothing to train overrides it).
     finished_reason = "the run has stopped (see the banner)"
 
+    #: Least seconds between steps while playing at one step per frame: 0 trains as fast as
+    #: frames allow; steppers meant to be followed by eye (a sliding kernel) set ~0.2 s.
+    play_interval = 0.0
+
     def snapshot(self) -> Snapshot:
         return self._snapshot()
 

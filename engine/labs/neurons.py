@@ -67,6 +67,7 @@ class PerceptronLab(Lab):
         "on the right side changes nothing. If some line separates the two classes the "
         "corrections stop after finitely many; for XOR no line exists and the weights go "
         "round in a loop for ever.")
+    play_interval = 0.15  # one sample per step: each correction visibly moves the line
     params = (
         Param("mode", "choice", "perceptron", choices=("perceptron", "mp_neuron"),
               label="neuron", group="Neuron", rebuild=True,

@@ -31,6 +31,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "prelu", "dropout",
     "huber_loss", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "global_avg_pool2d",
+    "scaled_dot_product_attention", "layer_norm", "embedding", "sinusoidal_positions",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -589,3 +590,105 @@ def global_avg_pool2d(input):
     if x.data.ndim != 4:
         raise ValueError(f"global_avg_pool2d: input must be 4-D (N, C, H, W), got {_shape(x)}")
     return x.mean(axis=(2, 3))
+
+
+# -- attention, normalisation, embeddings ------------------------------------------------------
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, need_weights=False,
+                                 generator=None):
+    r"""Attention :math:`\mathrm{softmax}\big(QK^\top / \sqrt{d_k} + M\big)\,V` (PyTorch's
+    signature; the book omits the square root, see the spec errata).
+
+    Parameters
+    ----------
+    query : Tensor, shape ``(..., L, d_k)``
+    key : Tensor, shape ``(..., S, d_k)``
+    value : Tensor, shape ``(..., S, d_v)``
+    attn_mask : array or Tensor, broadcastable to ``(..., L, S)``, optional
+        Boolean (``True`` = may attend, as in PyTorch) or additive float (``-inf`` blocks).
+    is_causal : bool
+        Query ``i`` sees keys ``j <= i`` only: the future gets exactly zero weight.
+    scale : float, optional
+        Defaults to :math:`1/\sqrt{d_k}`.
+    need_weights : bool
+        Also return the attention weights ``(..., L, S)`` (each row sums to 1).
+    """
+    q, k, v = _t(query), _t(key), _t(value)
+    _check_float(q, "scaled_dot_product_attention", "query")
+    if q.data.ndim < 2 or k.data.ndim < 2 or v.data.ndim < 2:
+        raise ValueError("scaled_dot_product_attention: query, key and value need at least "
+                         "2 dimensions (..., sequence, features)")
+    if q.data.shape[-1] != k.data.shape[-1] or k.data.shape[-2] != v.data.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: query {_shape(q)}, key {_shape(k)} "
+                         f"and value {_shape(v)} must share d_k (query/key last axis) and "
+                         "the key/value sequence length")
+    d_k = q.data.shape[-1]
+    s = (1.0 / np.sqrt(d_k)) if scale is None else float(scale)
+    scores = (q @ k.swapaxes(-1, -2)) * s
+    xp = backend.xp_of(scores.data)
+    L, S = scores.data.shape[-2:]
+    if is_causal:
+        causal = xp.tril(xp.ones((L, S), dtype=bool))
+        scores = where(causal, scores, -np.inf)
+    if attn_mask is not None:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+        if m.dtype == bool:
+            scores = where(m, scores, -np.inf)
+        else:
+            scores = scores + _wrap(m.astype(scores.data.dtype))
+    weights = _softmax(scores, -1)
+    attn = dropout(weights, dropout_p, dropout_p > 0, generator) if dropout_p else weights
+    out = attn @ v
+    return (out, weights) if need_weights else out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    r"""Layer normalisation over the trailing ``normalized_shape`` axes:
+    :math:`y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}\,\gamma + \beta` with the biased
+    variance (as PyTorch)."""
+    x = _t(input)
+    _check_float(x, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    if tuple(x.data.shape[-len(shape):]) != shape:
+        raise ValueError(f"layer_norm: input shape {_shape(x)} does not end with "
+                         f"normalized_shape {shape}")
+    axes = tuple(range(x.data.ndim - len(shape), x.data.ndim))
+    mu = x.mean(axis=axes, keepdims=True)
+    d = x - mu
+    var = (d * d).mean(axis=axes, keepdims=True)
+    y = d * ((var + eps) ** -0.5)
+    if weight is not None:
+        y = y * _t(weight, x)
+    if bias is not None:
+        y = y + _t(bias, x)
+    return y
+
+
+def embedding(input, weight):
+    r"""Rows of ``weight (num_embeddings, dim)`` picked by integer ``input`` (any shape):
+    output ``input.shape + (dim,)``; the gradient scatter-adds into the picked rows."""
+    w = _t(weight)
+    xp = backend.xp_of(w.data)
+    idx = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise ValueError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = w.data.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise ValueError(f"embedding: indices must be in [0, {n - 1}], got "
+                         f"{int(idx.min())}..{int(idx.max())}")
+    return w[idx]
+
+
+def sinusoidal_positions(length: int, dim: int, base: float = 10000.0):
+    r"""The transformer's fixed positional encoding, a NumPy ``(length, dim)`` array:
+    :math:`PE_{p,2i} = \sin(p/b^{2i/d})`, :math:`PE_{p,2i+1} = \cos(p/b^{2i/d})`."""
+    if length < 1 or dim < 2:
+        raise ValueError(f"sinusoidal_positions needs length >= 1 and dim >= 2, got "
+                         f"{length}, {dim}")
+    pos = np.arange(length)[:, None]
+    freq = base ** (-np.arange(0, dim, 2) / dim)
+    pe = np.zeros((length, dim))
+    pe[:, 0::2] = np.sin(pos * freq)
+    pe[:, 1::2] = np.cos(pos * freq[: dim // 2])
+    return pe.astype(np.float32)

@@ -129,7 +129,7 @@ class Module:
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, object]":
-        """Dotted name -> the parameter's array (the live array, as PyTorch returns live tensors)."""
+        """Dotted name -> the parameter's array (live arrays, as PyTorch returns live tensors)."""
         return OrderedDict((name, p.data) for name, p in self.named_parameters())
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:

@@ -59,6 +59,20 @@ class Panel(QtWidgets.QWidget):
         lay.addLayout(self.body, 1)
         self.last_snapshot: Snapshot | None = None
 
+    def two_rows(self, top: int = 3, bottom: int = 2):
+        """Add the usual layout to the body: a big row of main pictures over a row of curves,
+        both horizontal splitters inside a vertical one; returns ``(top_row, bottom_row)``."""
+        vsplit = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.body.addWidget(vsplit, 1)
+        rows = []
+        for stretch in (top, bottom):
+            row = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+            vsplit.addWidget(row)
+            rows.append(row)
+        vsplit.setStretchFactor(0, top)
+        vsplit.setStretchFactor(1, bottom)
+        return rows[0], rows[1]
+
     def plots(self) -> dict:
         """Name -> ``pg.PlotItem`` of every exportable plot."""
         raise NotImplementedError

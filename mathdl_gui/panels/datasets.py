@@ -57,14 +57,7 @@ class DatasetsPanel(Panel):
         self.btn_load.clicked.connect(self._load_csv)
         self.btn_save.clicked.connect(self._save_csv)
 
-        vsplit = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        self.body.addWidget(vsplit, 1)
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        vsplit.addWidget(top)
-        vsplit.addWidget(bottom)
-        vsplit.setStretchFactor(0, 3)
-        vsplit.setStretchFactor(1, 2)
+        top, bottom = self.two_rows()
 
         # -- main picture: points, or the glyph mosaic ----------------------------------------
         self.main_stack = QtWidgets.QStackedWidget()

@@ -48,14 +48,7 @@ class NetworkPanel(Panel):
         self.btn_csv.clicked.connect(self._load_csv)
         self.btn_clear.clicked.connect(lambda: self.action_requested.emit("clear_points", {}))
 
-        vsplit = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        self.body.addWidget(vsplit, 1)
-        top = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        vsplit.addWidget(top)
-        vsplit.addWidget(bottom)
-        vsplit.setStretchFactor(0, 3)
-        vsplit.setStretchFactor(1, 2)
+        top, bottom = self.two_rows()
 
         # -- decision map ---------------------------------------------------------------------
         self.map_w = style.make_plot("Network output over the plane", "x\u2081", "x\u2082")
@@ -199,18 +192,10 @@ class NetworkPanel(Panel):
         lo, span = float(axis[0]), float(axis[-1] - axis[0])
         rect = QtCore.QRectF(lo, lo, span, span)
         if "probs" in d:
-            probs = d["probs"]
-            k = probs.shape[-1]
-            colors = np.array([pg.mkColor(style.class_color(i)).getRgb()[:3] for i in range(k)],
-                              float)
-            bg = np.array(pg.mkColor(style.theme()["background"]).getRgb()[:3], float)
-            # Class colour mixed by probability, faded towards the background where unsure.
-            conf = (probs.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
-            rgb = bg + (probs @ colors - bg) * (0.25 + 0.55 * conf)
-            self.image.setImage(np.transpose(rgb, (1, 0, 2)).astype(np.uint8), levels=(0, 255))
+            self.image.setImage(style.class_probability_image(d["probs"]), levels=(0, 255))
         else:
             v = d["value"]
-            self.image.setImage(v.T, levels=(float(v.min()), float(v.max()) + 1e-9))
+            self.image.setImage(v, levels=(float(v.min()), float(v.max()) + 1e-9))
             self.image.setColorMap(style.viridis())
         self.image.setRect(rect)
         data_id = (id(d["train"]["X"]), id(d["test"]["X"]), d["task"])
@@ -249,7 +234,8 @@ class NetworkPanel(Panel):
                                 (t for layer in thumbs for t in layer)):
             top = float(np.abs(m).max()) or 1.0
             # Signed maps centre white on 0; non-negative ones (ReLU, probabilities) span 0-max.
-            img.setImage(m.T, levels=(-top, top) if m.min() < 0 else (0, top))
+            # The diagram's y axis points down: flip rows so x2 grows upwards as on the map.
+            img.setImage(m[::-1], levels=(-top, top) if m.min() < 0 else (0, top))
             img.setRect(rect)  # after setImage: the rect scales the image's pixel size
         # Edges: one connect="pairs" curve per (sign, width class).
         cols = self._pos

@@ -23,37 +23,6 @@ TIE_COLOR = style.class_color(3)                      # purple: task B and the t
 LEGEND_ROW = 0.22     # share of a curve plot's data span kept free on top for the legend
 
 
-class ThinLogAxis(pg.AxisItem):
-    """A log axis that labels only as many minor ticks as fit.
-
-    pyqtgraph labels every minor tick (2..9 of each decade) when a log axis spans fewer than
-    three decades, which piles the labels on top of each other on a short plot.  Here the
-    minor ticks drop to 1-2-5 per decade, then to the decades alone, as the axis gets shorter.
-    """
-
-    def logTickValues(self, minVal, maxVal, size, stdTicks):
-        fit = max(2, int(size // 30))          # about one label per 30 px
-        out = []
-        for spacing, vals in super().logTickValues(minVal, maxVal, size, stdTicks):
-            if spacing is None and len(vals) > fit:
-                mant = np.rint(10 ** (np.asarray(vals) % 1.0)).astype(int)
-                keep = [v for v, m in zip(vals, mant) if m in (1, 2, 5)]
-                vals = keep if len(keep) <= fit else [v for v, m in zip(vals, mant) if m == 1]
-            out.append((spacing, vals))
-        return out
-
-
-def probs_rgb(probs: np.ndarray) -> np.ndarray:
-    """(H, W, K) class probabilities -> (W, H, 3) uint8 image for ``ImageItem``: class
-    colours mixed by probability, faded towards the background where the net is unsure."""
-    k = probs.shape[-1]
-    colors = np.array([pg.mkColor(style.class_color(i)).getRgb()[:3] for i in range(k)], float)
-    bg = np.array(pg.mkColor(style.theme()["background"]).getRgb()[:3], float)
-    conf = (probs.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
-    rgb = bg + (probs @ colors - bg) * (0.25 + 0.55 * conf)
-    return np.transpose(rgb, (1, 0, 2)).astype(np.uint8)
-
-
 def _last(steps) -> float:
     return float(steps[-1]) if len(steps) and steps[-1] > 0 else 1.0
 
@@ -150,7 +119,7 @@ class RegularizationPanel(Panel):
         self.loss_w = style.make_plot("Loss (shaded: patience window)",
                                       "step", "J", log_y=True)
         self.loss = self.loss_w.getPlotItem()
-        axis = ThinLogAxis("left")
+        axis = style.ThinLogAxis("left")
         self.loss.setAxisItems({"left": axis})
         axis.setLogMode(True)                   # the plot is already in log mode
         axis.enableAutoSIPrefix(False)
@@ -286,7 +255,7 @@ class RegularizationPanel(Panel):
     def _draw_map(self, d, s):
         axis = d["axis"]
         lo, span = float(axis[0]), float(axis[-1] - axis[0])
-        self.image.setImage(probs_rgb(d["probs"]), levels=(0, 255))
+        self.image.setImage(style.class_probability_image(d["probs"]), levels=(0, 255))
         self.image.setRect(QtCore.QRectF(lo, lo, span, span))
         self._fit(self.map, (lo, span))
         k = d["classes"]
@@ -384,7 +353,7 @@ class RegularizationPanel(Panel):
             return
         ax = b["axis"]
         lo, span = float(ax[0]), float(ax[-1] - ax[0])
-        self.b_image.setImage(probs_rgb(b["probs"]), levels=(0, 255))
+        self.b_image.setImage(style.class_probability_image(b["probs"]), levels=(0, 255))
         self.b_image.setRect(QtCore.QRectF(lo, lo, span, span))
         self._fit(self.b_map, (lo, span))
         b_id = id(b["train"]["X"])

@@ -52,6 +52,17 @@ def class_color(index: int) -> str:
     return CLASS_COLORS[int(index) % len(CLASS_COLORS)]
 
 
+def class_probability_image(probs: np.ndarray) -> np.ndarray:
+    """``(rows, cols, K)`` class probabilities -> ``(rows, cols, 3)`` uint8 RGB (row-major,
+    as every ``ImageItem`` here takes): class colours mixed by probability, faded towards the
+    background where the model is unsure (maximum probability near 1/K)."""
+    k = probs.shape[-1]
+    colors = np.array([pg.mkColor(class_color(i)).getRgb()[:3] for i in range(k)], float)
+    bg = np.array(pg.mkColor(theme()["background"]).getRgb()[:3], float)
+    conf = (probs.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
+    return (bg + (probs @ colors - bg) * (0.25 + 0.55 * conf)).astype(np.uint8)
+
+
 def apply_theme(app: QtWidgets.QApplication, name: str = "dark") -> None:
     """Apply a theme to Qt widgets and to pyqtgraph plots created afterwards."""
     if name not in THEMES:
@@ -84,10 +95,35 @@ def diverging() -> pg.ColorMap:
     return pg.ColorMap([0.0, 0.5, 1.0], [(33, 102, 172), (247, 247, 247), (178, 24, 43)])
 
 
+class ThinLogAxis(pg.AxisItem):
+    """A log axis that labels only as many minor ticks as fit.
+
+    pyqtgraph labels every minor tick (2..9 of each decade) when a log axis spans fewer than
+    three decades, which piles the labels on top of each other on a short plot.  Here the
+    minor ticks drop to 1-2-5 per decade, then to the decades alone, as the axis gets shorter.
+    """
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        fit = max(2, int(size // 30))          # about one label per 30 px
+        out = []
+        for spacing, vals in super().logTickValues(minVal, maxVal, size, stdTicks):
+            if spacing is None and len(vals) > fit:
+                mant = np.rint(10 ** (np.asarray(vals) % 1.0)).astype(int)
+                keep = [v for v, m in zip(vals, mant) if m in (1, 2, 5)]
+                vals = keep if len(keep) <= fit else [v for v, m in zip(vals, mant) if m == 1]
+            out.append((spacing, vals))
+        return out
+
+
 def make_plot(title: str, x_label: str, y_label: str, *, log_y: bool = False,
               log_x: bool = False, legend: bool = False) -> pg.PlotWidget:
     """A titled plot with labelled axes (and a legend), in the current theme."""
-    w = pg.PlotWidget()
+    axes = {}
+    if log_y:
+        axes["left"] = ThinLogAxis("left")
+    if log_x:
+        axes["bottom"] = ThinLogAxis("bottom")
+    w = pg.PlotWidget(axisItems=axes)
     p = w.getPlotItem()
     p.setTitle(title)
     p.setLabel("bottom", x_label)

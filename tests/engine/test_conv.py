@@ -222,3 +222,27 @@ def test_conv1d_conv3d_transpose_and_pools_match_pytorch():
                 lambda x, kw=kw: tf.max_pool2d(x, **kw), [x])
         _parity(torch, lambda x, kw=kw: F.avg_pool2d(x, **kw),
                 lambda x, kw=kw: tf.avg_pool2d(x, **kw), [x])
+
+
+def test_cnn_training_step_matches_across_backends(xp):
+    from engine import optim
+    from engine.nn.cnn import SmallCNN
+
+    def one_step(model, x, y):
+        opt = optim.Adam(list(model.parameters()), lr=1e-2)
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(Tensor(x)), y).backward()
+            opt.step()
+        return [backend.to_numpy(p.data) for p in model.parameters()]
+
+    g = np.random.default_rng(0)
+    x = g.random((8, 1, 16, 16))
+    y = g.integers(0, 10, 8)
+    ref = one_step(SmallCNN(channels=[4, 6], generator=np.random.default_rng(1),
+                            dtype=np.float64), x, y)
+    name = "numpy" if xp is np else "cupy"
+    model = SmallCNN(channels=[4, 6], generator=np.random.default_rng(1), dtype=np.float64)
+    out = one_step(model.to_backend(name), xp.asarray(x), xp.asarray(y))
+    for a, b in zip(out, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)

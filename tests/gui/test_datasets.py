@@ -5,7 +5,6 @@ import pytest
 from PySide6 import QtWidgets
 
 from engine.labs.datasets import DatasetsLab
-from mathdl_gui.main_window import MainWindow
 from mathdl_gui.panels.datasets import DatasetsPanel
 from tests.gui.helpers import assert_not_blank
 
@@ -116,14 +115,8 @@ def test_csv_buttons_request_actions(panel, qtbot, monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow(lab=DatasetsLab(seed=0, generator="moons", n=200), autoplay=False)
-    qtbot.addWidget(w)
-    w.resize(1400, 850)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def win(make_window):
+    return make_window(lab=DatasetsLab(seed=0, generator="moons", n=200), autoplay=False)
 
 
 def test_window_reports_a_bad_file_and_loads_a_good_one(win, qtbot, tmp_path):

@@ -6,20 +6,13 @@ from PySide6 import QtCore, QtWidgets
 
 from engine import backend
 from mathdl_gui import registry
-from mathdl_gui.main_window import MainWindow
 from mathdl_gui.widgets import style
 from tests.gui.helpers import assert_not_blank
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 850)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def win(make_window):
+    return make_window()
 
 
 def test_opens_default_lab_already_moving(win, qtbot):

@@ -5,7 +5,6 @@ import pytest
 from PySide6 import QtCore
 
 from engine.labs.network import NetworkLab
-from mathdl_gui.main_window import MainWindow
 from mathdl_gui.panels.network import NetworkPanel
 from tests.gui.helpers import assert_not_blank, image_array
 
@@ -37,6 +36,25 @@ def test_renders_boundary_thumbnails_and_curves(panel, qtbot):
     orange = ((arr[:, 0] > 150) & (arr[:, 2] < 100)).mean()
     blue = ((arr[:, 2] > 150) & (arr[:, 0] < 120)).mean()
     assert orange > 0.05 and blue > 0.05
+
+
+def test_map_and_thumbnails_are_oriented_like_the_plane(panel, qtbot):
+    """x1 runs left to right and x2 bottom to top, on the map and in every thumbnail."""
+    lab = NetworkLab(seed=0, dataset="moons", layers="")
+    lab.do_action("set_weight", layer=0, row=0, col=0, value=6.0)   # p(class 1) = s(6 x1 + ...)
+    lab.do_action("set_weight", layer=0, row=0, col=1, value=0.0)
+    panel.render(lab.snapshot())
+    qtbot.wait(20)
+    arr = image_array(panel.map_w.grab().toImage()).astype(int)
+    vb = panel.map.vb
+    # Off the diagonal, so a map drawn transposed would show the other class.
+    for x, y, blue in ((-1.0, 1.0, False), (1.0, -1.0, True)):
+        pt = panel.map_w.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
+        r, g, b = arr[pt.y(), pt.x()]
+        assert (b > r) == blue, (x, y, r, g, b)    # class 1 is blue, class 0 orange
+    x1, x2 = panel.node_images[0].image, panel.node_images[1].image
+    assert x1[0, -1] > x1[0, 0] and np.allclose(x1[0], x1[-1])   # x1 grows to the right
+    assert x2[0, 0] > x2[-1, 0]                                   # x2 is largest at the top
 
 
 def test_architecture_change_rebuilds_the_diagram(panel):
@@ -92,14 +110,8 @@ def test_regression_surface_renders(panel, qtbot):
 
 
 @pytest.fixture
-def win(qtbot):
-    w = MainWindow(lab=NetworkLab(seed=0), autoplay=False)
-    qtbot.addWidget(w)
-    w.resize(1400, 850)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
+def win(make_window):
+    return make_window(lab=NetworkLab(seed=0), autoplay=False)
 
 
 def test_window_saves_loads_and_exports_models(win, qtbot, tmp_path):
@@ -121,13 +133,9 @@ def test_window_saves_loads_and_exports_models(win, qtbot, tmp_path):
     assert win.worker.latest().snapshot.step == 30
 
 
-def test_model_actions_are_disabled_for_labs_without_a_network(qtbot):
-    w = MainWindow(autoplay=False)
-    qtbot.addWidget(w)
-    try:
-        w.open_lab("optimization", autoplay=False)
-        assert not w.act_save_model.isEnabled() and not w.model_button.isEnabled()
-        w.open_lab("network", autoplay=False)
-        assert w.act_save_model.isEnabled()
-    finally:
-        w.close()
+def test_model_actions_are_disabled_for_labs_without_a_network(make_window):
+    w = make_window(autoplay=False)
+    w.open_lab("optimization", autoplay=False)
+    assert not w.act_save_model.isEnabled() and not w.model_button.isEnabled()
+    w.open_lab("network", autoplay=False)
+    assert w.act_save_model.isEnabled()

@@ -77,3 +77,23 @@ def test_stop_while_running_returns_quickly(qtbot):
     t0 = time.perf_counter()
     assert w.stop()
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_play_interval_slows_steppers_meant_to_be_watched(qtbot):
+    class SlowWalk(Walk):
+        play_interval = 0.2
+
+    fast, slow = LabWorker(Walk(seed=0), steps_per_frame=1), LabWorker(SlowWalk(seed=0), 1)
+    for w in (fast, slow):
+        w.start()
+    try:
+        for w in (fast, slow):
+            w.send("play")
+        qtbot.wait(1000)
+        for w in (fast, slow):
+            w.send("pause")
+        _wait_for(qtbot, lambda: not fast.latest().playing and not slow.latest().playing)
+        assert slow.latest().snapshot.step <= 7            # about 5 steps in one second
+        assert 2 <= slow.latest().snapshot.step < fast.latest().snapshot.step
+    finally:
+        assert fast.stop() and slow.stop()

@@ -67,29 +67,28 @@ def windows(xpad, ksize, stride, dilation):
 
 
 def _im2col(x, ksize, stride, padding, dilation, groups):
-    """``(g, N·P, C/g·K)`` patch matrices and the output spatial shape."""
+    """Patch matrices ``(N, g, C/g·K, P)`` (Caffe's layout) and the output spatial shape.
+
+    Putting the output positions P last keeps the copy out of the strided view fast (each
+    output row is a contiguous run when the stride is 1) and makes the forward GEMM produce
+    ``(N, F, P)``, which is already NCHW: no transpose of the result.
+    """
     v, out = windows(_pad(x, padding), ksize, stride, dilation)
     n, c = x.shape[:2]
     d = len(ksize)
-    # (N, C, *O, *K) -> (N, *O, C, *K): patches as rows, one contiguous copy.
-    perm = (0,) + tuple(range(2, 2 + d)) + (1,) + tuple(range(2 + d, 2 + 2 * d))
-    p = math.prod(out)
-    cols = v.transpose(perm).reshape(n * p, groups, (c // groups) * math.prod(ksize))
-    return cols.transpose(1, 0, 2), out
+    # (N, C, *O, *K) -> (N, C, *K, *O), one copy.
+    perm = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    cols = v.transpose(perm).reshape(n, groups, (c // groups) * math.prod(ksize),
+                                     math.prod(out))
+    return cols, out
 
 
 def _conv(x, w, stride, padding, dilation, groups, want_cols=False):
     g = groups
     f = w.shape[0]
-    ksize = w.shape[2:]
-    cols, out = _im2col(x, ksize, stride, padding, dilation, g)
-    wm = w.reshape(g, f // g, -1)
-    y = cols @ wm.transpose(0, 2, 1)                 # (g, N·P, F/g)
-    n = x.shape[0]
-    d = len(ksize)
-    y = y.transpose(1, 0, 2).reshape((n,) + out + (f,))
-    y = y.transpose((0, d + 1) + tuple(range(1, d + 1)))  # (N, F, *O), a view
-    y = backend.xp_of(y).ascontiguousarray(y)
+    cols, out = _im2col(x, w.shape[2:], stride, padding, dilation, g)
+    wm = w.reshape(1, g, f // g, -1)
+    y = (wm @ cols).reshape((x.shape[0], f) + out)    # (N, g, F/g, P) -> (N, F, *O)
     return (y, cols) if want_cols else y
 
 
@@ -100,23 +99,18 @@ def _input_grad(g, w, x_shape, stride, padding, dilation, groups):
     n, f = g.shape[:2]
     out = g.shape[2:]
     d = len(out)
-    ksize = w.shape[2:]
+    ksize = tuple(w.shape[2:])
     c = x_shape[1]
-    p = math.prod(out)
-    gm = g.reshape(n, gr, f // gr, p).transpose(1, 0, 3, 2).reshape(gr, n * p, f // gr)
-    wm = w.reshape(gr, f // gr, -1)
-    gcols = gm @ wm                                   # (g, N·P, C/g·K)
-    gcols = gcols.reshape((gr, n) + out + (c // gr,) + tuple(ksize))
-    # -> (N, g, C/g, *O, *K) -> (N, C, *O, *K)
-    perm = (1, 0, d + 2) + tuple(range(2, 2 + d)) + tuple(range(d + 3, 2 * d + 3))
-    gcols = gcols.transpose(perm).reshape((n, c) + out + tuple(ksize))
+    gm = g.reshape(n, gr, f // gr, math.prod(out))
+    wm = w.reshape(1, gr, f // gr, -1)
+    gcols = (wm.transpose(0, 1, 3, 2) @ gm).reshape((n, c) + ksize + tuple(out))
     padded = tuple(x_shape[2 + i] + 2 * padding[i] for i in range(d))
     gx = xp.zeros((n, c) + padded, dtype=g.dtype)
     # col2im: one strided slice-add per kernel tap (no scatter-add ufunc).
     for taps in itertools.product(*(range(k) for k in ksize)):
         sl = tuple(slice(t * dilation[i], t * dilation[i] + stride[i] * (out[i] - 1) + 1,
                          stride[i]) for i, t in enumerate(taps))
-        gx[(slice(None), slice(None)) + sl] += gcols[(Ellipsis,) + taps]
+        gx[(slice(None), slice(None)) + sl] += gcols[(slice(None), slice(None)) + taps]
     if any(padding):
         gx = gx[(slice(None), slice(None)) + tuple(
             slice(padding[i], padding[i] + x_shape[2 + i]) for i in range(d))]
@@ -130,9 +124,13 @@ def _weight_grad(x, g, w_shape, stride, padding, dilation, groups, cols=None):
     if cols is None:
         cols, _ = _im2col(x, w_shape[2:], stride, padding, dilation, gr)
     n = g.shape[0]
-    p = math.prod(g.shape[2:])
-    gm = g.reshape(n, gr, f // gr, p).transpose(1, 2, 0, 3).reshape(gr, f // gr, n * p)
-    return (gm @ cols).reshape(w_shape)              # (g, F/g, C/g·K)
+    gm = g.reshape(n, gr, f // gr, -1)
+    # sum_n G_n cols_n^T: one GEMM over (N·P) after moving N next to P.
+    if n == 1:
+        gw = gm[0] @ cols[0].transpose(0, 2, 1)
+    else:
+        gw = (gm @ cols.transpose(0, 1, 3, 2)).sum(axis=0)   # (g, F/g, C/g·K)
+    return gw.reshape(w_shape)
 
 
 def _geom(ctx, kw):
