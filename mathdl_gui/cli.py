@@ -105,6 +105,8 @@ def cmd_run(args) -> int:
                "backend": backend.resolve(lab.backend_name, lab.work_size()),
                "elapsed_s": round(elapsed, 3), "scalars": dict(snap.scalars),
                "alerts": list(snap.alerts), "params": dict(lab.values)}
+    # Headline numbers also at the top level (metrics["test_accuracy"]), next to "scalars".
+    metrics.update({k: v for k, v in snap.scalars.items() if k not in metrics})
     metrics = experiment._jsonable(metrics)
     for a in snap.alerts:
         print(f"warning: {a}", file=sys.stderr)

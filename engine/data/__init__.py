@@ -8,6 +8,8 @@
 * :mod:`~engine.data.digits` - stroke-drawn handwritten-looking digits, shapes, oriented bars
   and a test card (chapter 9).
 * :mod:`~engine.data.tasks` - paired tasks for parameter tying (section 8.4).
+* :mod:`~engine.data.sequences` - toy sequence tasks (copy, reverse, sort, shift,
+  histogram) for the transformer lab (chapter 11).
 * :mod:`~engine.data.splits` - seeded train/val/test splits, one-hot targets, standardising.
 * :mod:`~engine.data.csv_points` - load and save a user's own labelled 2-D points.
 
@@ -35,6 +37,13 @@ from engine.data.regression import (
     make_surface_2d,
     regression_truth,
     surface_truth,
+)
+from engine.data.sequences import (
+    SEQUENCE_TASKS,
+    TOKEN_ALPHABET,
+    make_sequence_task,
+    n_outputs,
+    sequence_targets,
 )
 from engine.data.splits import (
     one_hot,
@@ -97,6 +106,11 @@ __all__ = [
     "one_hot",
     "regression_truth",
     "rotate2d",
+    "SEQUENCE_TASKS",
+    "TOKEN_ALPHABET",
+    "make_sequence_task",
+    "n_outputs",
+    "sequence_targets",
     "save_points_csv",
     "split_sizes",
     "standardize",

@@ -5,8 +5,8 @@ A file holds every parameter under its ``state_dict`` name and, in the safetenso
 
 ``format``           ``"mathdl-model"``
 ``format_version``   ``"1"``
-``architecture``     JSON: ``{"kind": "mlp" | "cnn", ...config}``; the network is rebuilt
-                     from it
+``architecture``     JSON: ``{"kind": ..., ...config}`` (a key of :data:`ARCHITECTURES`);
+                     the network is rebuilt from it
 ``hyperparameters``  JSON object (optimizer, learning rate, loss, ...), informational
 ``task``             JSON object (input normalisation, class count, dataset), for the labs
 ``seed``, ``step``   integers as text
@@ -49,6 +49,10 @@ class ModelFileError(ValueError):
 ARCHITECTURES: dict[str, str] = {
     "mlp": "engine.nn.mlp:validate_config:MLP",
     "cnn": "engine.nn.cnn:validate_cnn_config:SmallCNN",
+    "autoencoder": "engine.labs.autoencoder:validate_autoencoder_config:Autoencoder",
+    "image_gan": "engine.labs.image_gan:validate_gan_config:DigitGAN",
+    "realnvp2d": "engine.flows:validate_flow_config:RealNVP2D",
+    "transformer": "engine.nn.tiny_transformer:validate_transformer_config:TinyTransformer",
 }
 
 

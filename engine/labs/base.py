@@ -301,11 +301,12 @@ class Lab:
 
     def step(self, n: int = 1) -> None:
         """Advance ``n`` steps."""
-        for _ in range(int(n)):
-            if self.finished:
-                break
-            self._step()
-            self.step_count += 1
+        with backend.blas_threads(self.blas_threads):
+            for _ in range(int(n)):
+                if self.finished:
+                    break
+                self._step()
+                self.step_count += 1
 
     @property
     def finished(self) -> bool:
@@ -315,12 +316,17 @@ class Lab:
     #: What Play says when :attr:`finished` is true (a lab with nothing to train overrides it).
     finished_reason = "the run has stopped (see the banner)"
 
+    #: BLAS threads while stepping and snapshotting (see :func:`engine.backend.blas_threads`):
+    #: one, because the labs' small matrices run faster on one thread than on contended two.
+    blas_threads: int | None = 1
+
     #: Least seconds between steps while playing at one step per frame: 0 trains as fast as
     #: frames allow; steppers meant to be followed by eye (a sliding kernel) set ~0.2 s.
     play_interval = 0.0
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot()
+        with backend.blas_threads(self.blas_threads):
+            return self._snapshot()
 
     def do_action(self, name: str, **kwargs) -> None:
         """Run declared action ``name``; ``ValueError`` for unknown actions or bad arguments."""

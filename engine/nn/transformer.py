@@ -95,7 +95,9 @@ class MultiheadAttention(Module):
         return F.linear(x, w, b)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
-                attn_mask=None, average_attn_weights=True, is_causal=False):
+                attn_mask=None, average_attn_weights=True, is_causal=False, scale=None):
+        # ``scale`` (not in PyTorch's module, but in its SDPA) overrides 1/sqrt(d_k): the
+        # attention labs use it for the book's 1/sqrt(n) variant and for a softmax temperature.
         if not self.batch_first:     # (L, N, E) -> (N, L, E)
             query, key, value = (t.swapaxes(0, 1) for t in (query, key, value))
         n, L, e = query.shape
@@ -126,7 +128,7 @@ class MultiheadAttention(Module):
         out, w = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0, need_weights=True,
-            generator=self.generator)
+            generator=self.generator, scale=scale)
         out = self.out_proj(out.swapaxes(1, 2).reshape(n, L, e))
         if not self.batch_first:
             out = out.swapaxes(0, 1)
@@ -165,22 +167,23 @@ class TransformerEncoderLayer(Module):
         self.norm_first = norm_first
         self.last_weights = None
 
-    def _sa(self, x, attn_mask, key_padding_mask, is_causal):
+    def _sa(self, x, attn_mask, key_padding_mask, is_causal, scale=None):
         out, w = self.self_attn(x, x, x, key_padding_mask=key_padding_mask,
                                 attn_mask=attn_mask, average_attn_weights=False,
-                                is_causal=is_causal)
+                                is_causal=is_causal, scale=scale)
         self.last_weights = w
         return self.dropout1(out)
 
     def _ff(self, x):
         return self.dropout2(self.linear2(self.dropout(self.act(self.linear1(x)))))
 
-    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False,
+                scale=None):
         x = src
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal, scale)
             return x + self._ff(self.norm2(x))
-        x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
+        x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal, scale))
         return self.norm2(x + self._ff(x))
 
 

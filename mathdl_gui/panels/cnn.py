@@ -108,7 +108,7 @@ class CNNPanel(Panel):
         ticks = [[(i + 0.5, str(i)) for i in range(10)]]
         self.conf.getAxis("bottom").setTicks(ticks)
         self.conf.getAxis("left").setTicks(ticks)
-        self.worst_w = style.make_plot("Most confident mistakes (true\u2192predicted)", "", "")
+        self.worst_w = style.make_plot("Confident mistakes (true\u2192pred.)", "", "")
         self.worst = self.worst_w.getPlotItem()
         self._bare(self.worst)
         self.worst.invertY(True)

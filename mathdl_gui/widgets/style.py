@@ -26,7 +26,7 @@ _FALLBACK = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "
 
 #: Colours of classes 0, 1, 2, ... in every scatter and decision map (Okabe-Ito).
 CLASS_COLORS = ("#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#f0e442", "#d55e00",
-                "#0072b2", "#999999")
+                "#0072b2", "#999999", "#8c6d31", "#b5e8a8")
 
 _current = {"theme": "dark"}
 

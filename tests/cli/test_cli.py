@@ -79,6 +79,7 @@ def test_run_writes_metrics_plots_experiment_and_screenshot(tmp_path):
     s = m["scalars"]
     for key in ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton"):
         assert s[f"f_{key}"] < s["f_start"], key
+    assert m["f_adam"] == s["f_adam"]            # headline numbers also at the top level
     for name in ("race", "objective", "gradient_norm"):
         assert (out_dir / f"{name}.png").stat().st_size > 1000
         ET.parse(out_dir / f"{name}.svg")
@@ -88,3 +89,16 @@ def test_run_writes_metrics_plots_experiment_and_screenshot(tmp_path):
 
     img = QtGui.QImage(str(shot))
     assert img.width() >= 1200 and img.height() >= 700
+
+
+def test_network_done_when_run(tmp_path):
+    """The chapter-7 acceptance run: spiral, 3000 steps, >= 95% test accuracy, outputs."""
+    out_dir = tmp_path / "out"
+    res = run("run", "network", "--steps", "3000", "--set", "dataset=spiral",
+              "--out", str(out_dir), "--screenshot", str(out_dir / "net.png"))
+    assert res.returncode == 0, res.stderr
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["test_accuracy"] >= 0.95
+    for name in ("output", "network", "loss", "gradient_norms"):
+        assert (out_dir / f"{name}.png").stat().st_size > 1000
+    assert (out_dir / "net.png").stat().st_size > 10000
