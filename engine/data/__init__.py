@@ -46,6 +46,7 @@ from engine.data.sequences import (
     sequence_targets,
 )
 from engine.data.splits import (
+    EpochSampler,
     one_hot,
     split_sizes,
     standardize,
@@ -70,6 +71,7 @@ from engine.data.toy2d import (
 )
 
 __all__ = [
+    "EpochSampler",
     "BAR_ANGLES",
     "CLASSIFICATION",
     "DOMAIN",

@@ -234,3 +234,22 @@ def unstandardize(Xs, stats):
     Xs = np.asarray(Xs)
     mean, std = (np.asarray(s, dtype=np.float64) for s in stats)
     return (Xs * std + mean).astype(Xs.dtype if Xs.dtype.kind == "f" else np.float64)
+
+
+class EpochSampler:
+    """Mini-batch indices drawn epoch by epoch: each epoch is a fresh seeded permutation, so
+    every example is seen once per epoch.  ``epoch`` counts the permutations started."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.epoch = 0
+        self._order = np.zeros(0, np.int64)
+
+    def take(self, n: int, batch: int) -> np.ndarray:
+        """The next ``min(batch, n)`` indices into a set of ``n`` examples."""
+        b = min(batch, n)
+        if len(self._order) < b:
+            self._order = np.concatenate([self._order, self.rng.permutation(n)])
+            self.epoch += 1
+        idx, self._order = self._order[:b], self._order[b:]
+        return idx

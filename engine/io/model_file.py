@@ -142,8 +142,12 @@ def _int_field(meta: dict, key: str) -> int:
                              f"{meta.get(key)!r}") from None
 
 
-def read_model(path) -> ModelFile:
-    """Load and validate a model file; :class:`ModelFileError` says why one is refused."""
+def read_model(path, expect: tuple[str, str] | None = None) -> ModelFile:
+    """Load and validate a model file; :class:`ModelFileError` says why one is refused.
+
+    ``expect = (kind, description)`` refuses files of another architecture kind before any
+    network is built ("this lab loads CNNs; the file holds an mlp network").
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -172,6 +176,8 @@ def read_model(path) -> ModelFile:
     if kind not in ARCHITECTURES:
         raise ModelFileError(f"unknown architecture kind {kind!r}; known: "
                              f"{', '.join(ARCHITECTURES)}")
+    if expect is not None and kind != expect[0]:
+        raise ModelFileError(f"this lab loads {expect[1]}; the file holds a {kind} network")
     validate, build = _architecture(kind)
     try:
         config = validate(arch)

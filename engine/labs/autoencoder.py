@@ -30,7 +30,7 @@ import numpy as np
 from engine import backend, optim
 from engine import vae_math as vm
 from engine.autodiff import Tensor, no_grad
-from engine.data import digits_split
+from engine.data import EpochSampler, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.labs.base import Action, Lab, Param, Snapshot
 from engine.nn import MLP
@@ -301,8 +301,7 @@ class AutoencoderLab(Lab):
         self._run = {"loss": [], "recon": [], "kl": []}   # batch values since the last eval
         self.alerts: list[str] = []
         self.diverged = False
-        self._order = np.zeros(0, np.int64)
-        self.epoch = 0
+        self.sampler = EpochSampler(self.rng)
         # Fixed draws for the panels, so the pictures change only because the model does.
         show = np.random.default_rng(self.seed + 1)
         self._recon_idx = np.array([int(np.flatnonzero(self.yte == k)[0])
@@ -339,13 +338,13 @@ class AutoencoderLab(Lab):
     def finished(self) -> bool:
         return self.diverged
 
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
     def _batch(self) -> np.ndarray:
-        b = min(self.values["batch_size"], len(self.Xtr))
-        if len(self._order) < b:
-            self._order = np.concatenate([self._order, self.rng.permutation(len(self.Xtr))])
-            self.epoch += 1
-        idx, self._order = self._order[:b], self._order[b:]
-        return idx
+        """Indices of the next mini-batch: epochs of seeded permutations."""
+        return self.sampler.take(len(self.Xtr), self.values["batch_size"])
 
     def _losses(self, x, rng):
         """``(total, recon, kl)`` of a clean batch ``x`` for the current model (kl is None for
@@ -598,10 +597,7 @@ class AutoencoderLab(Lab):
 
     def load_model(self, path) -> None:
         """Load an autoencoder file and continue training it from its step."""
-        mf = read_model(path)
-        if mf.architecture["kind"] != "autoencoder":
-            raise ModelFileError("this lab loads autoencoders; the file holds a "
-                                 f"{mf.architecture['kind']} network")
+        mf = read_model(path, expect=("autoencoder", "autoencoders"))
         cfg = mf.model.config
         if cfg["input"] != PIXELS or cfg["latent"] != LATENT:
             raise ModelFileError(f"this lab needs {PIXELS} pixels and a {LATENT}-D code; the "

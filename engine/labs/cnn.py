@@ -17,7 +17,7 @@ import numpy as np
 
 from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
-from engine.data import digits_split
+from engine.data import EpochSampler, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot
@@ -109,8 +109,7 @@ class CNNLab(Lab):
                                      "test_acc")}
         self.alerts: list[str] = []
         self.diverged = False
-        self._order = np.zeros(0, np.int64)
-        self.epoch = 0
+        self.sampler = EpochSampler(self.rng)
         self._evaluate(0)
 
     def _device(self) -> str:
@@ -158,13 +157,13 @@ class CNNLab(Lab):
     def finished(self) -> bool:
         return self.diverged
 
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
     def _batch(self) -> np.ndarray:
-        b = min(self.values["batch_size"], len(self.Xtr))
-        if len(self._order) < b:
-            self._order = np.concatenate([self._order, self.rng.permutation(len(self.Xtr))])
-            self.epoch += 1
-        idx, self._order = self._order[:b], self._order[b:]
-        return idx
+        """Indices of the next mini-batch: epochs of seeded permutations."""
+        return self.sampler.take(len(self.Xtr), self.values["batch_size"])
 
     def _step(self) -> None:
         idx = self._batch()
@@ -308,10 +307,7 @@ class CNNLab(Lab):
                    seed=self.seed, step=self.step_count, lab=self.name)
 
     def load_model(self, path) -> None:
-        mf = read_model(path)
-        if mf.architecture["kind"] != "cnn":
-            raise ModelFileError("this lab loads CNNs; the file holds an "
-                                 f"{mf.architecture['kind']} network")
+        mf = read_model(path, expect=("cnn", "CNNs"))
         cfg = mf.model.config
         if cfg["input"] != [1, SIZE, SIZE] or cfg["classes"] != CLASSES:
             raise ModelFileError(f"this lab reads 1x{SIZE}x{SIZE} digits into {CLASSES} "

@@ -18,7 +18,7 @@ from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
 from engine.data import DOMAIN, make_classification, train_test_split
 from engine.flows import RealNVP2D, gaussian_nll
-from engine.io.model_file import ModelFileError, read_model, save_model
+from engine.io.model_file import read_model, save_model
 from engine.labs.base import Action, Lab, Param, Snapshot
 
 DATASETS = ("moons", "circles", "spiral", "blobs", "checkerboard", "drawn")
@@ -149,7 +149,8 @@ class FlowLab(Lab):
         cell = float(ax[1] - ax[0]) ** 2
         h = self.hist
         data = {
-            "axis": ax, "density": density, "log_density": logp.reshape(GRID, GRID), "train": self.Xtr, "test": self.Xte,
+            "axis": ax, "density": density,
+            "log_density": logp.reshape(GRID, GRID), "train": self.Xtr, "test": self.Xte,
             "samples": samples, "stages": stages, "curves": {k: np.asarray(v, float)
                                                               for k, v in h.items()},
             "gauss_nll": self.gauss_nll,
@@ -205,10 +206,7 @@ class FlowLab(Lab):
                    step=self.step_count, lab=self.name)
 
     def load_model(self, path) -> None:
-        mf = read_model(path)
-        if mf.architecture["kind"] != "realnvp2d":
-            raise ModelFileError("this lab loads 2-D RealNVP flows; the file holds a "
-                                 f"{mf.architecture['kind']} network")
+        mf = read_model(path, expect=("realnvp2d", "2-D RealNVP flows"))
         self.model = mf.model
         self.model.to_backend(self._device())
         self.values["layers"] = mf.model.config["n_layers"]

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
-from engine.data import digits_split
+from engine.data import EpochSampler, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.labs.base import Action, Lab, Param, Snapshot
 from engine.nn import Conv2d, ConvTranspose2d, Linear
@@ -357,8 +357,7 @@ class ImageGANLab(Lab):
         self._run = {k: [] for k in self.hist if k != "step"}
         self.alerts: list[str] = []
         self.diverged = False
-        self._order = np.zeros(0, np.int64)
-        self.epoch = 0
+        self.sampler = EpochSampler(self.rng)
         self._evaluate(self.step_count)
 
     def _make_optimizers(self):
@@ -401,13 +400,13 @@ class ImageGANLab(Lab):
     def finished(self) -> bool:
         return self.diverged
 
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
     def _batch(self) -> np.ndarray:
-        b = min(self.values["batch_size"], len(self.Xtr))
-        if len(self._order) < b:
-            self._order = np.concatenate([self._order, self.rng.permutation(len(self.Xtr))])
-            self.epoch += 1
-        idx, self._order = self._order[:b], self._order[b:]
-        return idx
+        """Indices of the next mini-batch: epochs of seeded permutations."""
+        return self.sampler.take(len(self.Xtr), self.values["batch_size"])
 
     def _noise(self, n: int):
         """Noise on the model's device, drawn on the host so every backend sees the same z."""
@@ -564,10 +563,7 @@ class ImageGANLab(Lab):
 
     def load_model(self, path) -> None:
         """Load a GAN file (both networks) and continue training from its step."""
-        mf = read_model(path)
-        if mf.architecture["kind"] != "image_gan":
-            raise ModelFileError("this lab loads digit GANs; the file holds a "
-                                 f"{mf.architecture['kind']} network")
+        mf = read_model(path, expect=("image_gan", "digit GANs"))
         cfg = mf.model.config
         if cfg["size"] != SIZE:
             raise ModelFileError(f"this lab draws {SIZE}x{SIZE} digits; the GAN makes "

@@ -24,8 +24,8 @@ import numpy as np
 
 from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
-from engine.data import (DOMAIN, load_points_csv, make_classification, make_surface_2d,
-                         n_classes, train_test_split)
+from engine.data import (DOMAIN, EpochSampler, load_points_csv, make_classification,
+                         make_surface_2d, n_classes, train_test_split)
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot
@@ -216,8 +216,7 @@ class NetworkLab(Lab):
         self.last_grad_norms = np.full(len(widths) + 1, np.nan)  # none before the first step
         self.alerts: list[str] = []
         self.diverged = False
-        self.epoch = 0
-        self._order = np.zeros(0, np.int64)
+        self.sampler = EpochSampler(self.rng)
         self._evaluate()
 
     def _make_data(self) -> None:
@@ -282,15 +281,13 @@ class NetworkLab(Lab):
         """Extra training objective added to the data loss (regularization labs override)."""
         return None
 
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
     def _batch(self) -> np.ndarray:
         """Indices of the next mini-batch: epochs of seeded permutations."""
-        n = len(self.Xtr)
-        b = min(self.values["batch_size"], n)
-        if len(self._order) < b:
-            self._order = np.concatenate([self._order, self.rng.permutation(n)])
-            self.epoch += 1
-        idx, self._order = self._order[:b], self._order[b:]
-        return idx
+        return self.sampler.take(len(self.Xtr), self.values["batch_size"])
 
     def _train_inputs(self, X, y):
         """Hook: the mini-batch actually trained on (augmentation, adversarial examples)."""

@@ -431,10 +431,7 @@ class TransformerLab(Lab):
                    seed=self.seed, step=self.step_count, lab=self.name)
 
     def load_model(self, path) -> None:
-        mf = read_model(path)
-        if mf.architecture["kind"] != "transformer":
-            raise ModelFileError("this lab loads transformers; the file holds a "
-                                 f"{mf.architecture['kind']} network")
+        mf = read_model(path, expect=("transformer", "transformers"))
         cfg = mf.model.config
         task = mf.task
         new = dict(self.values)
