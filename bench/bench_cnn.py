@@ -30,16 +30,29 @@ CONV_CASES = [((64, 1, 28, 28), (16, 1, 3, 3)), ((32, 16, 14, 14), (32, 16, 3, 3
 
 
 def _median_ms(fn, reps: int, sync=lambda: None) -> float:
-    for _ in range(3):
-        fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return _interleaved({"x": (fn, sync)}, reps)["x"]
+
+
+def _interleaved(runners: dict, reps: int, rounds: int = 5) -> dict:
+    """Median ms of each ``name -> (fn, sync)``, timed in ``rounds`` turns of ``reps/rounds``.
+
+    Taking turns (A A A B B B A A A B B B ...) rather than all of A, then all of B, means a
+    neighbour's load or a clock change on a shared machine hits every contestant alike, so
+    the ratios hold.  Turns of several runs, not single ones: PyTorch's OpenMP threads spin for
+    a while after each call and would slow whatever runs next on a 2-core machine.
+    """
+    per = max(reps // rounds, 1)
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, (fn, sync) in runners.items():
+            fn()                     # a warm-up run per turn, not timed
+            sync()
+            for _ in range(per):
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _cupy_sync():
@@ -118,37 +131,37 @@ def main(argv=None) -> dict:
     print(f"conv2d forward+backward, padding 1, float32, median ms of {args.reps} "
           f"(torch threads {torch.get_num_threads() if torch else '-'}; CuPy: "
           f"{'yes' if gpu else why})")
+    nosync = lambda: None  # noqa: E731
     for xs, ws in CONV_CASES:
-        row = {}
         run, x, w = engine_conv(xs, ws, "numpy")
-        row["numpy"] = _median_ms(run, args.reps)
+        runners = {"numpy": (run, nosync)}
         if torch is not None:
             trun, tx, tw = torch_conv(torch, xs, ws, "cpu")
             run()
             trun()
             np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-3, atol=1e-3)
-            row["torch_cpu"] = _median_ms(trun, args.reps)
+            runners["torch_cpu"] = (trun, nosync)
         if gpu:
-            crun, _, _ = engine_conv(xs, ws, "cupy")
-            row["cupy"] = _median_ms(crun, args.reps, _cupy_sync)
+            runners["cupy"] = (engine_conv(xs, ws, "cupy")[0], _cupy_sync)
         if cuda:
-            trun, _, _ = torch_conv(torch, xs, ws, "cuda")
-            row["torch_cuda"] = _median_ms(trun, args.reps, tsync)
-        res[f"conv {xs}x{ws}"] = row
+            runners["torch_cuda"] = (torch_conv(torch, xs, ws, "cuda")[0], tsync)
+        row = res[f"conv {xs}x{ws}"] = _interleaved(runners, args.reps)
         ratio = f"  engine/torch CPU {row['numpy'] / row['torch_cpu']:.2f}" \
             if "torch_cpu" in row else ""
         print(f"  {xs} x {ws}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()) + ratio)
     print("digits CNN training step (conv8-pool-conv16-pool-dense10, Adam), median ms")
     for batch in (64, 256):
-        row = {"numpy": _median_ms(engine_step(batch, "numpy"), args.reps)}
+        runners = {"numpy": (engine_step(batch, "numpy"), nosync)}
         if torch is not None:
-            row["torch_cpu"] = _median_ms(torch_step(torch, batch, "cpu"), args.reps)
+            runners["torch_cpu"] = (torch_step(torch, batch, "cpu"), nosync)
         if gpu:
-            row["cupy"] = _median_ms(engine_step(batch, "cupy"), args.reps, _cupy_sync)
+            runners["cupy"] = (engine_step(batch, "cupy"), _cupy_sync)
         if cuda:
-            row["torch_cuda"] = _median_ms(torch_step(torch, batch, "cuda"), args.reps, tsync)
-        res[f"step batch {batch}"] = row
+            runners["torch_cuda"] = (torch_step(torch, batch, "cuda"), tsync)
+        row = res[f"step batch {batch}"] = _interleaved(runners, args.reps)
         extra = ""
+        if "torch_cpu" in row:
+            extra += f"  engine/torch CPU {row['numpy'] / row['torch_cpu']:.2f}"
         if "cupy" in row:
             extra += f"  CuPy speed-up over NumPy {row['numpy'] / row['cupy']:.1f}x"
         if "cupy" in row and "torch_cuda" in row:

@@ -4,3 +4,7 @@ Pure Python and array code; it never imports Qt, so it runs headless, in tests, 
 machines without a display.
 """
 __version__ = "0.1.0"
+
+from engine import backend as _backend
+
+_backend.keep_freed_memory()

@@ -183,3 +183,43 @@ def blas_threads(n: int | None):
         return
     with ctl.limit(limits=n, user_api="blas"):
         yield
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+@functools.lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Let glibc reuse freed NumPy buffers instead of returning them to the OS at each free.
+
+    By default glibc serves every block over ~128 KiB-32 MiB with a fresh ``mmap`` and unmaps
+    it on free, so each training step pays a page fault per 4 KiB of every temporary it
+    creates (im2col matrices, activations, gradients) as the kernel zeroes new pages.  On the
+    2-core machine that was half the time of a conv2d forward+backward: 8.1 ms against 4.3 ms
+    with the buffers kept (bench_cnn, (32,16,14,14)x(32,16,3,3)).  PyTorch avoids the same cost
+    with its caching allocator; raising the two thresholds is the NumPy equivalent.  Freed
+    memory stays with the process for reuse (up to 1 GiB kept before trimming).
+
+    Called once when the engine is imported; ``MATHDL_KEEP_FREED_MEMORY=0`` turns it off.
+    Does nothing outside glibc (macOS, Windows, musl).
+
+    Returns
+    -------
+    bool
+        Whether both thresholds were set.
+    """
+    import ctypes  # noqa: PLC0415
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    if os.environ.get("MATHDL_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith(
+            "linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    # 32 MiB is glibc's largest mmap threshold on 64-bit; blocks above it still use mmap.
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, 1 << 30))

@@ -247,7 +247,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.frame_ready.connect(self._frame_ready)
         self._last_seq = 0
         self.worker.start()
-        self.paint_latest(force_math=True)
+        try:
+            self.paint_latest(force_math=True)
+        except Exception:
+            # A panel that cannot draw its first frame must not leave a training thread
+            # running behind it (Qt aborts on a QThread destroyed while it runs).
+            self._stop_worker()
+            raise
         if autoplay:
             self.worker.send("play")
 
