@@ -1,5 +1,5 @@
 """Network-playground benchmark: training steps/s of the network lab against the same loop in
-PyTorch CPU, and paint FPS while it trains (not a test; prints numbers).
+PyTorch CPU (not a test; prints numbers).  Paint FPS while it trains: ``bench.bench_gui``.
 
 The workload is the lab's default: two-arm spiral, 600 points (70 % train), 2-16-16-1 tanh,
 Adam, batch 32, BCE on logits, and every 10 steps a full scoring of the train and test sets.
@@ -67,8 +67,6 @@ def torch_rate(steps: int = STEPS) -> float:
 def main() -> None:
     import torch  # noqa: PLC0415
 
-    from bench import bench_gui  # noqa: PLC0415
-
     print(f"Network lab training (spiral, 2-16-16-1 tanh, Adam, batch 32; torch threads "
           f"{torch.get_num_threads()})")
     rates = {"engine": [], "torch": []}
@@ -78,11 +76,6 @@ def main() -> None:
     e, t = np.median(rates["engine"]), np.median(rates["torch"])
     print(f"  engine {e:7.0f} steps/s   torch CPU {t:7.0f} steps/s   engine/torch time "
           f"ratio {t / e:.2f} (<= 1 is faster than torch)")
-    print("GUI painting while the network lab trains (1400x850 window, offscreen)")
-    for spf in (1, 10, 100):
-        r = bench_gui.measure(spf, lab="network")
-        print(f"  {spf:4d} steps/frame: {r['fps']:5.1f} FPS painted, "
-              f"{r['steps_per_s']:7.0f} training steps/s")
 
 
 if __name__ == "__main__":

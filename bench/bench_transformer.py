@@ -8,7 +8,7 @@ One step = embedding + sinusoidal positions -> post-norm encoder layers (ReLU FF
 * its largest setting: batch 256, n = 16, V = 32, d = 64, 4 heads, 3 layers.
 
 Target: engine <= 2x PyTorch CPU.  Both run their BLAS on one thread (the lab does so, see
-``engine.labs.transformer._one_blas_thread``); PyTorch is also timed with its default thread
+``Lab.blas_threads``); PyTorch is also timed with its default thread
 count.  The forward logits are checked to agree before timing.  Each figure is the median of
 ``--reps`` runs after warm-up.
 """
@@ -22,7 +22,7 @@ import numpy as np
 
 from engine import optim
 from engine.autodiff import no_grad
-from engine.labs.transformer import _one_blas_thread
+from engine.backend import blas_threads
 from engine.nn import functional as F
 from engine.nn.tiny_transformer import TinyTransformer
 
@@ -111,7 +111,7 @@ def main(argv=None) -> dict:
     for name, c in CASES.items():
         row = {}
         run, model, x = engine_step(c)
-        with _one_blas_thread():
+        with blas_threads(1):
             if torch is not None:
                 trun, net = torch_step(torch, c, model)
                 with no_grad(), torch.no_grad():

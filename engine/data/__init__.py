@@ -21,6 +21,7 @@ from engine.data.csv_points import DataFileError, load_points_csv, save_points_c
 from engine.data.digits import (
     BAR_ANGLES,
     SHAPE_CLASSES,
+    center_of_mass_align,
     digits_split,
     make_bars,
     make_digits,

@@ -13,6 +13,8 @@ downloaded and nothing carries a licence.
   their signed distance functions.
 * :func:`make_bars` - single oriented bars (0, 45, 90, 135 degrees) to try edge kernels on.
 * :func:`make_test_card` - one fixed image with edges, ramps, a disc and text-like blocks.
+* :func:`center_of_mass_align` - shift images so their ink's centre of mass is central
+  (MNIST's normalisation; the autoencoder lab's 2-D codes need translation removed).
 
 Conventions (as in the rest of :mod:`engine.data`): ``rng`` is a ``numpy.random.Generator``
 or a non-negative int seed and equal seeds give equal arrays; images are float32 of shape
@@ -26,8 +28,8 @@ import numpy as np
 
 from engine.data._common import as_rng, balanced_labels, check_float, check_int
 
-__all__ = ["BAR_ANGLES", "DIGIT_STROKES", "SHAPE_CLASSES", "digits_split", "make_bars",
-           "make_digits", "make_shapes", "make_test_card"]
+__all__ = ["BAR_ANGLES", "DIGIT_STROKES", "SHAPE_CLASSES", "center_of_mass_align",
+           "digits_split", "make_bars", "make_digits", "make_shapes", "make_test_card"]
 
 #: Classes of :func:`make_shapes`, in label order when the default ``classes`` are used.
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "hbar", "vbar")
@@ -428,3 +430,40 @@ def make_test_card(size=32):
     frame[[0, -1], :] = frame[:, [0, -1]] = True
     img = np.where(frame, 1.0, img)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def center_of_mass_align(X: np.ndarray) -> np.ndarray:
+    r"""Shift each image so that its centre of mass sits at the image centre.
+
+    With :math:`m = \sum_p x_p` and :math:`\bar r = \sum_p r_p x_p / m` (likewise
+    :math:`\bar c`), the output samples the input at :math:`(r + \bar r - r_0,\ c + \bar c -
+    c_0)` with bilinear interpolation (zero outside), where :math:`(r_0, c_0)` is the centre.
+    This is MNIST's normalisation; it removes translation, which a 2-D code cannot afford.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, h, w)
+
+    Returns
+    -------
+    ndarray of float32, shape (n, h, w)
+    """
+    X = np.asarray(X, np.float32)
+    n, h, w = X.shape
+    mass = X.sum((1, 2)) + 1e-8
+    rows, cols = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
+    dy = X.sum(2) @ rows / mass - (h - 1) / 2
+    dx = X.sum(1) @ cols / mass - (w - 1) / 2
+    yy = rows[None, :, None] + dy[:, None, None]          # (n, h, 1) source rows
+    xx = cols[None, None, :] + dx[:, None, None]          # (n, 1, w) source columns
+    y0, x0 = np.floor(yy).astype(np.int64), np.floor(xx).astype(np.int64)
+    fy, fx = (yy - y0).astype(np.float32), (xx - x0).astype(np.float32)
+    idx = np.arange(n)[:, None, None]
+
+    def tap(yi, xi):
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        return np.where(inside, X[idx, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)], 0.0)
+
+    out = (tap(y0, x0) * (1 - fy) * (1 - fx) + tap(y0, x0 + 1) * (1 - fy) * fx
+           + tap(y0 + 1, x0) * fy * (1 - fx) + tap(y0 + 1, x0 + 1) * fy * fx)
+    return out.astype(np.float32)

@@ -30,7 +30,7 @@ import numpy as np
 from engine import backend, optim
 from engine import vae_math as vm
 from engine.autodiff import Tensor, no_grad
-from engine.data import EpochSampler, digits_split
+from engine.data import EpochSampler, center_of_mass_align, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.labs.base import Action, Lab, Param, Snapshot
 from engine.nn import MLP
@@ -57,43 +57,6 @@ Z_RANGE = 8.0
 
 
 # -- data -------------------------------------------------------------------------------------
-def center_of_mass_align(X: np.ndarray) -> np.ndarray:
-    r"""Shift each image so that its centre of mass sits at the image centre.
-
-    With :math:`m = \sum_p x_p` and :math:`\bar r = \sum_p r_p x_p / m` (likewise
-    :math:`\bar c`), the output samples the input at :math:`(r + \bar r - r_0,\ c + \bar c -
-    c_0)` with bilinear interpolation (zero outside), where :math:`(r_0, c_0)` is the centre.
-    This is MNIST's normalisation; it removes translation, which a 2-D code cannot afford.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n, h, w)
-
-    Returns
-    -------
-    ndarray of float32, shape (n, h, w)
-    """
-    X = np.asarray(X, np.float32)
-    n, h, w = X.shape
-    mass = X.sum((1, 2)) + 1e-8
-    rows, cols = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
-    dy = X.sum(2) @ rows / mass - (h - 1) / 2
-    dx = X.sum(1) @ cols / mass - (w - 1) / 2
-    yy = rows[None, :, None] + dy[:, None, None]          # (n, h, 1) source rows
-    xx = cols[None, None, :] + dx[:, None, None]          # (n, 1, w) source columns
-    y0, x0 = np.floor(yy).astype(np.int64), np.floor(xx).astype(np.int64)
-    fy, fx = (yy - y0).astype(np.float32), (xx - x0).astype(np.float32)
-    idx = np.arange(n)[:, None, None]
-
-    def tap(yi, xi):
-        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
-        return np.where(inside, X[idx, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)], 0.0)
-
-    out = (tap(y0, x0) * (1 - fy) * (1 - fx) + tap(y0, x0 + 1) * (1 - fy) * fx
-           + tap(y0 + 1, x0) * fy * (1 - fx) + tap(y0 + 1, x0 + 1) * fy * fx)
-    return out.astype(np.float32)
-
-
 @functools.lru_cache(maxsize=4)
 def _digits(seed: int, n_train: int, center: bool):
     """Flattened train/test digits for a seed, cached: a rebuild that keeps the data (a new

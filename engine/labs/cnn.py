@@ -123,15 +123,8 @@ class CNNLab(Lab):
         self.Xte_dev, self.yte_dev = xp.asarray(self.Xte), xp.asarray(self.yte)
 
     def _make_optimizer(self):
-        v = self.values
-        params = list(self.model.parameters())
-        if v["optimizer"] == "sgd":
-            return optim.SGD(params, lr=v["lr"])
-        if v["optimizer"] == "momentum":
-            return optim.SGD(params, lr=v["lr"], momentum=0.9)
-        if v["optimizer"] == "rmsprop":
-            return optim.RMSprop(params, lr=v["lr"])
-        return optim.Adam(params, lr=v["lr"])
+        return optim.make_optimizer(self.values["optimizer"], self.model.parameters(),
+                                    self.values["lr"])
 
     def work_size(self) -> float:
         """Forward multiply-adds of one batch (conv layers dominate)."""

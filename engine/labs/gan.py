@@ -254,13 +254,10 @@ class GANLab(Lab):
 
     def _make_optimizer(self, who: str):
         kind, lr = self.values[f"{who}_optimizer"], self.values[f"{who}_lr"]
-        params = list((self.G if who == "g" else self.D).parameters())
-        if kind == "sgd":
-            return optim.SGD(params, lr=lr)
-        if kind == "rmsprop":
-            return optim.RMSprop(params, lr=lr)
+        params = (self.G if who == "g" else self.D).parameters()
         # beta1 = 0.5 damps the momentum that makes adversarial games orbit (WGAN-GP paper).
-        return optim.Adam(params, lr=lr, betas=(0.5, 0.9))
+        return optim.make_optimizer(kind, params, lr,
+                                    **({"betas": (0.5, 0.9)} if kind == "adam" else {}))
 
     def _device(self) -> str:
         return backend.resolve(self.backend_name, self.work_size())

@@ -30,9 +30,9 @@ from engine.autodiff import Tensor, no_grad
 from engine.data import EpochSampler, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.labs.base import Action, Lab, Param, Snapshot
-from engine.nn import Conv2d, ConvTranspose2d, Linear
+from engine.nn import BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Linear
 from engine.nn import functional as F
-from engine.nn.module import Module, Parameter
+from engine.nn.module import Module
 
 SIZE = 16
 PIXELS = SIZE * SIZE
@@ -86,52 +86,6 @@ def conv_channels(width: int) -> int:
     return max(4, int(width) // 8)
 
 
-class BatchNorm(Module):
-    r"""Batch normalisation over the batch (and spatial) axes, PyTorch semantics.
-
-    .. math:: y = \gamma\,\frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
-
-    In training mode :math:`\mu_B, \sigma_B^2` are the batch's (biased variance) and the
-    running estimates move by ``momentum`` (with the unbiased variance); in eval mode the
-    running estimates are used, so a generated image does not depend on its batch-mates.
-    Written from autodiff primitives, so it needs no backward of its own.  The running
-    estimates are non-trainable parameters: they travel in the state dict (model files) and
-    across backends, and optimizers skip them.
-
-    It lives here because :mod:`engine.nn` has no batch norm yet; it is what makes a small
-    dense generator learn digits in a few thousand steps instead of tens of thousands.
-    """
-
-    def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
-        super().__init__()
-        self.momentum, self.eps = momentum, eps
-        self.weight = Parameter(np.ones(num_features, np.float32))
-        self.bias = Parameter(np.zeros(num_features, np.float32))
-        self.running_mean = Parameter(np.zeros(num_features, np.float32), requires_grad=False)
-        self.running_var = Parameter(np.ones(num_features, np.float32), requires_grad=False)
-
-    def forward(self, x):
-        c = self.weight.shape[0]
-        axes = (0,) if x.ndim == 2 else (0, 2, 3)
-        shape = (1, c) if x.ndim == 2 else (1, c, 1, 1)
-        if self.training:
-            mean = x.mean(axis=axes, keepdims=True)
-            centred = x - mean
-            var = (centred * centred).mean(axis=axes, keepdims=True)
-            n = x.data.size // c
-            m = self.momentum
-            self.running_mean.data = ((1 - m) * self.running_mean.data
-                                      + m * mean.data.reshape(c)).astype(np.float32)
-            self.running_var.data = ((1 - m) * self.running_var.data
-                                     + m * var.data.reshape(c) * n / max(n - 1, 1)
-                                     ).astype(np.float32)
-        else:
-            centred = x - self.running_mean.data.reshape(shape)
-            var = self.running_var.data.reshape(shape)
-        inv = (var + self.eps) ** -0.5
-        return centred * inv * self.weight.reshape(shape) + self.bias.reshape(shape)
-
-
 class Generator(Module):
     r"""``z (N, latent)`` -> images ``(N, 1, size, size)`` in :math:`(-1, 1)` (tanh).
 
@@ -146,17 +100,17 @@ class Generator(Module):
         self.arch, self.size = arch, size
         if arch == "mlp":
             self.fc1 = Linear(latent, width, generator=generator)
-            self.bn1 = BatchNorm(width)
+            self.bn1 = BatchNorm1d(width)
             self.fc2 = Linear(width, 2 * width, generator=generator)
-            self.bn2 = BatchNorm(2 * width)
+            self.bn2 = BatchNorm1d(2 * width)
             self.out = Linear(2 * width, size * size, generator=generator)
         else:
             c = conv_channels(width)
             self.c, self.s4 = c, size // 4
             self.fc1 = Linear(latent, 2 * c * self.s4 ** 2, generator=generator)
-            self.bn1 = BatchNorm(2 * c)
+            self.bn1 = BatchNorm2d(2 * c)
             self.up1 = ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, generator=generator)
-            self.bn2 = BatchNorm(c)
+            self.bn2 = BatchNorm2d(c)
             self.out = ConvTranspose2d(c, 1, 4, stride=2, padding=1, generator=generator)
 
     def forward(self, z):

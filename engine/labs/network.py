@@ -239,18 +239,8 @@ class NetworkLab(Lab):
             self.Xte, self.yte = X[:0], y[:0]
 
     def _make_optimizer(self):
-        v = self.values
-        params = list(self.model.parameters())
-        kind, lr = v["optimizer"], v["lr"]
-        if kind == "sgd":
-            return optim.SGD(params, lr=lr)
-        if kind == "momentum":
-            return optim.SGD(params, lr=lr, momentum=0.9)
-        if kind == "rmsprop":
-            return optim.RMSprop(params, lr=lr)
-        if kind == "adagrad":
-            return optim.Adagrad(params, lr=lr)
-        return optim.Adam(params, lr=lr)
+        return optim.make_optimizer(self.values["optimizer"], self.model.parameters(),
+                                    self.values["lr"])
 
     def _device(self) -> str:
         return backend.resolve(self.backend_name, self.work_size())

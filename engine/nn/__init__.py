@@ -5,6 +5,7 @@
 * :mod:`engine.nn.module`: ``Module`` and ``Parameter``;
 * :mod:`engine.nn.layers`: ``Linear``, activation layers, ``Dropout``, ``Sequential``,
   ``ModuleList``, convolution and pooling layers, and the loss modules;
+* :mod:`engine.nn.batchnorm`: ``BatchNorm1d``, ``BatchNorm2d`` (running statistics as buffers);
 * :mod:`engine.nn.init`: initialisation schemes;
 * :mod:`engine.nn.mlp`: the chapter-7 ``MLP`` with its JSON config;
 * :mod:`engine.nn.cnn`: the chapter-9 ``SmallCNN``;
@@ -12,6 +13,7 @@
   transformer encoder/decoder layers (PyTorch's parameter names).
 """
 from engine.nn import functional, init  # noqa: F401
+from engine.nn.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
 from engine.nn.layers import (  # noqa: F401
     ELU, AvgPool2d, BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, Conv3d, ConvTranspose2d,
     CrossEntropyLoss, Dropout, Flatten, GlobalAvgPool2d, HuberLoss, Identity, L1Loss,

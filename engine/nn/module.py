@@ -2,7 +2,10 @@
 
 A module owns :class:`Parameter` tensors and child modules, found by attribute assignment (as
 in PyTorch), so ``parameters()``, ``named_parameters()``, ``state_dict()`` and
-``load_state_dict()`` need no bookkeeping by the layer author.  ``train()`` / ``eval()`` switch
+``load_state_dict()`` need no bookkeeping by the layer author.  *Buffers*
+(:meth:`Module.register_buffer`) are arrays that are state but not learned, such as batch
+norm's running statistics: they travel in the state dict and across backends, and optimizers
+never see them.  ``train()`` / ``eval()`` switch
 layers such as dropout between their two behaviours.
 """
 from __future__ import annotations
@@ -38,12 +41,17 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # -- registration ---------------------------------------------------------------------------
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
+        if name in self._buffers:   # assigning a new array to a buffer keeps it a buffer
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -55,6 +63,7 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -64,6 +73,16 @@ class Module:
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
+
+    def register_buffer(self, name: str, array) -> None:
+        """Add a non-learned state array (NumPy or CuPy) under ``name``, read as ``self.name``.
+
+        Reassigning ``self.name = new_array`` later updates the buffer.
+        """
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"{name!r} is already a parameter or a sub-module")
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
 
     def add_module(self, name: str, module: "Module") -> None:
         setattr(self, name, module)
@@ -98,6 +117,12 @@ class Module:
                 seen.add(id(p))
                 yield (f"{mod_name}.{name}" if mod_name else name), p
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, object]]:
+        """``(dotted_name, array)`` pairs of every buffer, in registration order."""
+        for mod_name, mod in self.named_modules(prefix):
+            for name, b in mod._buffers.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), b
+
     def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():
             yield p
@@ -129,11 +154,14 @@ class Module:
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, object]":
-        """Dotted name -> the parameter's array (live arrays, as PyTorch returns live tensors)."""
-        return OrderedDict((name, p.data) for name, p in self.named_parameters())
+        """Dotted name -> array for every parameter, then every buffer (live arrays, as PyTorch
+        returns live tensors)."""
+        out = OrderedDict((name, p.data) for name, p in self.named_parameters())
+        out.update(self.named_buffers())
+        return out
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters, after checking every name, shape and value.
+        """Copy arrays into the parameters and buffers, after checking every name, shape and value.
 
         Nothing is changed unless the whole dict is valid, so a bad file leaves the model as it
         was.  Arrays are cast to each parameter's dtype and moved to its backend.
@@ -143,7 +171,8 @@ class Module:
         ValueError
             Missing or unexpected names (when ``strict``), a shape mismatch, or non-finite values.
         """
-        params = dict(self.named_parameters())
+        params = {name: p.data for name, p in self.named_parameters()}
+        params.update(self.named_buffers())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
         if strict and (missing or unexpected):
@@ -160,25 +189,28 @@ class Module:
             p = params[name]
             arr = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
             arr = np.asarray(arr)
-            if arr.shape != tuple(p.data.shape):
+            if arr.shape != tuple(p.shape):
                 raise ValueError(f"state dict entry {name!r} has shape {arr.shape}, the model "
-                                 f"needs {tuple(p.data.shape)}")
+                                 f"needs {tuple(p.shape)}")
             if arr.dtype.kind not in "fiu":
                 raise ValueError(f"state dict entry {name!r} has dtype {arr.dtype}; numbers "
                                  "are required")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"state dict entry {name!r} holds inf or NaN values")
-            staged[name] = arr.astype(p.data.dtype, copy=False)
+            staged[name] = arr.astype(p.dtype, copy=False)
         for name, arr in staged.items():
             p = params[name]
-            p.data[...] = backend.xp_of(p.data).asarray(arr)
+            p[...] = backend.xp_of(p).asarray(arr)
 
     def to_backend(self, name: str) -> "Module":
-        """Move every parameter (and gradient) to backend ``name`` in place."""
+        """Move every parameter (and gradient) and every buffer to backend ``name`` in place."""
         for p in self.parameters():
             p.data = backend.to_device(p.data, name)
             if p.grad is not None:
                 p.grad.data = backend.to_device(p.grad.data, name)
+        for m in self.modules():
+            for key, b in list(m._buffers.items()):
+                setattr(m, key, backend.to_device(b, name))
         return self
 
     # -- display --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from engine import vae_math as vm
 from engine.autodiff import Tensor, gradcheck
 from engine.io.model_file import ModelFileError, read_model
 from engine.labs.autoencoder import (
-    Autoencoder, AutoencoderLab, center_of_mass_align, parse_hidden,
+    Autoencoder, AutoencoderLab, parse_hidden,
     validate_autoencoder_config)
 
 SMALL = dict(n_train=1000, hidden="64")
@@ -94,16 +94,6 @@ def test_nearest_centroid_accuracy():
     y_tr = np.array([0, 0, 1, 1])
     assert vm.nearest_centroid_accuracy(z_tr, y_tr, [[1, 0], [9, 0], [6, 0]], [0, 1, 0],
                                         n_classes=2) == pytest.approx(2 / 3)
-
-
-def test_center_of_mass_align_moves_the_mass_to_the_middle():
-    img = np.zeros((1, 16, 16), np.float32)
-    img[0, 2:5, 10:13] = 1.0                      # a blob centred at (3, 11)
-    out = center_of_mass_align(img)[0]
-    r, c = np.indices(out.shape)
-    assert (r * out).sum() / out.sum() == pytest.approx(7.5, abs=1e-4)
-    assert (c * out).sum() / out.sum() == pytest.approx(7.5, abs=1e-4)
-    assert out.sum() == pytest.approx(9.0, abs=1e-4)
 
 
 # -- the model --------------------------------------------------------------------------------

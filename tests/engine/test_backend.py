@@ -1,4 +1,6 @@
 """The backend choke point: choices, clear errors, conversions, and CuPy only when present."""
+import os
+import platform
 import subprocess
 import sys
 
@@ -53,3 +55,13 @@ def test_engine_import_does_not_import_cupy():
     code = "import engine.backend, engine.autodiff, engine.optim, sys; print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_freed_buffers_are_kept_on_glibc_and_the_switch_turns_it_off():
+    code = "import engine, sys; sys.exit(0 if engine.backend.keep_freed_memory() else 3)"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         env={**os.environ, "MATHDL_KEEP_FREED_MEMORY": "0"})
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert on.returncode == 0, on.stderr
+    assert off.returncode == 3, off.stderr

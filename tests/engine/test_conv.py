@@ -93,6 +93,24 @@ def test_max_pool_gradient_goes_to_the_argmax_only():
                                                       [0, 0, 0, 0], [1, 0, 1, 0]])
 
 
+def test_max_pool_ties_go_to_the_first_tap_and_nan_propagates():
+    x = Tensor(np.array([[[[1.0, 1.0], [1.0, 0.0]]]]), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 0], [0, 0]])
+    y = F.max_pool2d(Tensor(np.array([[[[1.0, np.nan], [5.0, 0.0]]]])), 2)
+    assert np.isnan(y.data).all()
+
+
+def test_max_pool_overlapping_windows_match_a_direct_loop():
+    g = np.random.default_rng(3)
+    x = g.standard_normal((2, 3, 7, 7))
+    y = F.max_pool2d(Tensor(x), 3, stride=2, padding=1).data
+    xp_ = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)], constant_values=-np.inf)
+    ref = np.array([[[[xp_[n, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max() for j in range(4)]
+                      for i in range(4)] for c in range(3)] for n in range(2)])
+    np.testing.assert_array_equal(y, ref)
+
+
 def test_no_add_at_in_the_conv_module():
     import inspect
 

@@ -5,6 +5,7 @@ import pytest
 from engine.data import (
     BAR_ANGLES,
     SHAPE_CLASSES,
+    center_of_mass_align,
     digits_split,
     make_bars,
     make_digits,
@@ -136,3 +137,13 @@ def test_test_card():
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_center_of_mass_align_moves_the_mass_to_the_middle():
+    img = np.zeros((1, 16, 16), np.float32)
+    img[0, 2:5, 10:13] = 1.0                      # a blob centred at (3, 11)
+    out = center_of_mass_align(img)[0]
+    r, c = np.indices(out.shape)
+    assert (r * out).sum() / out.sum() == pytest.approx(7.5, abs=1e-4)
+    assert (c * out).sum() / out.sum() == pytest.approx(7.5, abs=1e-4)
+    assert out.sum() == pytest.approx(9.0, abs=1e-4)

@@ -709,3 +709,16 @@ def test_newton_backend_smoke(xp):
     assert opt.state[y]["singular"] is True
     np.testing.assert_allclose(backend.to_numpy(y.data), [-0.5, 0.5], atol=1e-10)
     assert math.isfinite(float(opt.describe(y)["eigenvalues"][-1]))
+
+
+def test_make_optimizer_names_and_settings():
+    w = Tensor(np.ones(3), requires_grad=True)
+    assert type(optim.make_optimizer("adam", [w], 0.1)) is optim.Adam
+    mom = optim.make_optimizer("momentum", [w], 0.1)
+    assert type(mom) is optim.SGD and mom.param_groups[0]["momentum"] == 0.9
+    nest = optim.make_optimizer("nesterov", [w], 0.1)
+    assert nest.param_groups[0]["nesterov"] is True
+    gan = optim.make_optimizer("adam", [w], 0.2, betas=(0.5, 0.9))
+    assert gan.param_groups[0]["betas"] == (0.5, 0.9) and gan.param_groups[0]["lr"] == 0.2
+    with pytest.raises(ValueError, match="choose one of sgd, momentum"):
+        optim.make_optimizer("lbfgs", [w], 0.1)
