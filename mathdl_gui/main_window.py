@@ -460,6 +460,7 @@ class MainWindow(QtWidgets.QMainWindow):
             progress.setMinimumDuration(500)
 
             def report(done, total):
+                progress.setMaximum(max(total, 1))   # a journal can replay more steps
                 progress.setValue(done)
                 QtWidgets.QApplication.processEvents()
                 if progress.wasCanceled():

@@ -1,17 +1,26 @@
-"""Experiment files: a lab's params, seed, step and histories as versioned JSON.
+"""Experiment files: a lab's params, seed, step, journal and histories as versioned JSON.
 
 JSON, never pickle: loading a file can only ever produce numbers, strings and lists.  Loading is
 all-or-nothing: the file is parsed and every field checked against the lab's declared params
 before a new lab is built, so a malformed file leaves the running lab untouched.
-Runs are deterministic given params and seed, so a loaded experiment is rebuilt by replaying
-``step`` steps; the saved histories are kept as the record (and for CSV/analysis).
+
+Runs are deterministic given params and seed, so a loaded experiment is rebuilt by replay.
+Version 2 files also hold the lab's *journal* (:attr:`engine.labs.base.Lab.journal`): the seed
+and params the lab was built with, then every change made while it ran (params, actions such
+as clicked points or a drawing, resets, loaded CSV and model files with their bytes), each
+stamped with its step.  Replaying builds the lab as it started, steps to each entry, applies
+it, and steps on to the saved step, so an interactive session comes back exactly.  Version 1
+files (params only) replay the final params from step 0.  The histories are kept as the
+record (and for CSV/analysis).
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +30,10 @@ from engine.io.atomic import write_text
 from engine.labs.base import Lab
 
 FORMAT = "mathdl-experiment"
-VERSION = 1
+VERSION = 2
 MAX_BYTES = 64 * 2**20   # refuse absurd files before parsing them
 MAX_STEPS = 10_000_000
+MAX_JOURNAL = 200_000    # entries (a long drawing session is a few thousand)
 
 
 def _jsonable(v: Any) -> Any:
@@ -50,6 +60,7 @@ def experiment_dict(lab: Lab) -> dict:
     return _jsonable({
         "format": FORMAT, "version": VERSION, "lab": lab.name, "seed": lab.seed,
         "step": lab.step_count, "backend": lab.backend_name, "params": dict(lab.values),
+        "initial": lab.initial, "journal": lab.journal,
         "scalars": dict(snap.scalars), "histories": lab.history(),
         "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     })
@@ -125,7 +136,71 @@ def read_experiment(path: str | os.PathLike, lab_cls: type[Lab] | None = None) -
             except ValueError as exc:
                 raise ValueError(f"{path.name}: {exc}") from None
         doc["params"] = clean
+        if version >= 2:
+            doc["initial"], doc["journal"] = _check_journal(doc, lab_cls, path.name)
     return doc
+
+
+def _check_journal(doc: dict, lab_cls: type[Lab], name: str) -> tuple[dict, list]:
+    """Validate a version-2 file's ``initial`` and ``journal`` against ``lab_cls``.
+
+    Param values are coerced by the lab's own declarations; action arguments are only checked
+    for shape here, and the lab checks their values while replaying.
+    """
+    initial, journal = doc.get("initial"), doc.get("journal")
+    if not isinstance(initial, dict) or not isinstance(journal, list):
+        raise ValueError(f"{name}: fields 'initial' and 'journal' are missing or malformed")
+    specs = {p.name: p for p in lab_cls.params}
+    seed = initial.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"{name}: initial seed must be an integer in [0, 2^32)")
+    params = initial.get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"{name}: initial params are missing")
+
+    def coerce(pname, value, where):
+        if pname not in specs:
+            raise ValueError(f"{name}: {where}: lab {lab_cls.name} has no param {pname!r}")
+        try:
+            return specs[pname].coerce(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {where}: {exc}") from None
+
+    initial = {"seed": seed,
+               "params": {k: coerce(k, v, "initial params") for k, v in params.items()}}
+    if len(journal) > MAX_JOURNAL:
+        raise ValueError(f"{name}: the journal has {len(journal)} entries; at most "
+                         f"{MAX_JOURNAL} are read")
+    actions = {a.name: a for a in lab_cls.actions}
+    clean = []
+    for i, e in enumerate(journal):
+        where = f"journal entry {i + 1}"
+        if not isinstance(e, dict) or e.get("do") not in ("param", "action", "reset",
+                                                            "load_model"):
+            raise ValueError(f"{name}: {where} is not a param, action, reset or load_model")
+        at = e.get("at")
+        if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= MAX_STEPS:
+            raise ValueError(f"{name}: {where}: step 'at' must be in [0, {MAX_STEPS}]")
+        e = dict(e)
+        if e["do"] == "param":
+            e["value"] = coerce(e.get("name"), e.get("value"), where)
+        elif e["do"] == "reset":
+            s = e.get("seed")
+            if s is not None and (not isinstance(s, int) or isinstance(s, bool)
+                                  or not 0 <= s < 2**32):
+                raise ValueError(f"{name}: {where}: seed must be an integer in [0, 2^32)")
+        else:
+            if e["do"] == "action" and e.get("name") not in actions:
+                raise ValueError(f"{name}: {where}: lab {lab_cls.name} has no action "
+                                 f"{e.get('name')!r}")
+            if e["do"] == "load_model" and not hasattr(lab_cls, "load_model"):
+                raise ValueError(f"{name}: {where}: lab {lab_cls.name} has no model files")
+            if not isinstance(e.get("args"), dict):
+                raise ValueError(f"{name}: {where}: 'args' must be an object")
+            if "file" in e and not isinstance(e["file"], str):
+                raise ValueError(f"{name}: {where}: 'file' must be base64 text")
+        clean.append(e)
+    return initial, clean
 
 
 def _reject_constant(name: str):
@@ -140,12 +215,67 @@ def load_experiment(path: str | os.PathLike, lab_cls: type[Lab], backend_name: s
     ``progress(done, total)`` is called while replaying, for long runs.
     """
     doc = read_experiment(path, lab_cls)
-    lab = lab_cls(seed=doc["seed"], backend_name=backend_name, **doc["params"])
-    total, done = doc["step"], 0
-    while done < total and not lab.finished:
-        n = min(500, total - done)
+    if doc["version"] < 2:
+        lab = lab_cls(seed=doc["seed"], backend_name=backend_name, **doc["params"])
+        _step_to(lab, doc["step"], progress, 0, doc["step"])
+        return lab
+    init, journal = doc["initial"], doc["journal"]
+    lab = lab_cls(seed=init["seed"], backend_name=backend_name, **init["params"])
+    # Steps to run in all (for the progress bar): each entry's step counted from the last
+    # one, or from 0 after a rebuild.
+    total, pos = 0, 0
+    for e in journal + [{"at": doc["step"]}]:
+        total += max(e["at"] - pos, 0) if e["at"] >= pos else e["at"]
+        pos = e["at"]
+    done = 0
+    for i, e in enumerate(journal):
+        if e["at"] < lab.step_count:
+            raise ValueError(f"{Path(path).name}: journal entry {i + 1} is at step {e['at']}, "
+                             f"but the replay is already at step {lab.step_count}")
+        done = _step_to(lab, e["at"], progress, done, total)
+        try:
+            _apply(lab, e)
+        except ValueError as exc:
+            raise ValueError(f"{Path(path).name}: replaying journal entry {i + 1} "
+                             f"({e['do']} at step {e['at']}) failed: {exc}") from None
+    _step_to(lab, doc["step"], progress, done, total)
+    return lab
+
+
+def _step_to(lab: Lab, target: int, progress, done: int, total: int) -> int:
+    """Step ``lab`` up to step ``target`` in chunks, reporting progress; returns ``done``."""
+    while lab.step_count < target and not lab.finished:
+        n = min(500, target - lab.step_count)
         lab.step(n)
         done += n
         if progress is not None:
-            progress(done, total)
-    return lab
+            progress(min(done, total), total)
+    return done
+
+
+def _apply(lab: Lab, e: dict) -> None:
+    """Apply one journal entry to ``lab`` (files recorded with their bytes are rewritten to a
+    temporary file first, so the replay does not need the original)."""
+    if e["do"] == "param":
+        lab.set_param(e["name"], e["value"])
+    elif e["do"] == "reset":
+        lab.reset(e["seed"])
+    elif "file" not in e:
+        _call(lab, e, e["args"])
+    else:
+        try:
+            data = base64.b64decode(e["file"], validate=True)
+        except ValueError:
+            raise ValueError("its recorded file is not valid base64") from None
+        suffix = Path(str(e["args"].get("path", ""))).suffix
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / f"recorded{suffix}"
+            copy.write_bytes(data)
+            _call(lab, e, {**e["args"], "path": str(copy)})
+
+
+def _call(lab: Lab, e: dict, args: dict) -> None:
+    if e["do"] == "load_model":
+        lab.load_model(args["path"])
+    else:
+        lab.do_action(e["name"], **args)

@@ -7,15 +7,21 @@ surface, so nothing about a lab is wired by hand:
 * ``params`` declares the knobs as data (:class:`Param`), from which the GUI builds its form and
   the CLI parses ``--set NAME=VALUE``;
 * ``actions`` declares the things a user can do besides turning knobs (click a start point);
-* ``reset(seed)``, ``step(n)`` and ``snapshot()`` run it; a snapshot is frozen NumPy-only data.
+* ``reset(seed)``, ``step(n)`` and ``snapshot()`` run it; a snapshot is frozen NumPy-only data;
+* every outside change (a param, an action, a reset, a loaded model) is written to
+  :attr:`Lab.journal` with the step it happened at, so an experiment file can replay an
+  interactive session exactly, clicked points and drawings included.
 
 Data flows one way: param -> lab -> snapshot -> panel.  ``set_param`` validates and raises
 ``ValueError`` with a message a user can act on, leaving the lab exactly as it was.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
 import math
+import os
 import types
 from typing import Any, Mapping, Sequence
 
@@ -150,13 +156,21 @@ class Param:
 class Action:
     """Something a user can do to a lab besides setting a param (a click, a button).
 
-    ``args`` names the arguments ``do_action`` expects, e.g. ``('x', 'y')``.
+    ``args`` names the arguments ``do_action`` expects, e.g. ``('x', 'y')``.  ``journal`` says
+    how the action goes into :attr:`Lab.journal`: ``"args"`` (its arguments), ``"file"`` (it
+    reads the file at its ``path`` argument, whose bytes are recorded so a replay does not
+    need the file) or ``"skip"`` (it changes nothing in the run, e.g. writing a CSV).
     """
 
     name: str
     label: str
     args: tuple = ()
     help: str = ""
+    journal: str = "args"
+
+    def __post_init__(self):
+        if self.journal not in ("args", "file", "skip"):
+            raise ValueError(f"Action {self.name}: journal must be args, file or skip")
 
 
 def _fmt(v) -> str:
@@ -235,6 +249,10 @@ class Lab:
     params: Sequence[Param] = ()
     actions: Sequence[Action] = ()
 
+    #: Largest file whose bytes a journal entry keeps (a loaded CSV or model file); a bigger
+    #: one is recorded by path only, so replaying it needs the file.
+    JOURNAL_FILE_BYTES = 16 * 2**20
+
     def __init__(self, seed: int = 0, backend_name: str = "auto", **values):
         self._params = {p.name: p for p in self.params}
         self.values: dict[str, Any] = {p.name: p.default for p in self.params}
@@ -242,7 +260,35 @@ class Lab:
             self.values[k] = self._param(k).coerce(v)
         self.backend_name = backend_name
         self.notice = ""
+        self.journal: list[dict] | None = None   # None while building: nothing is recorded
+        self._journal_depth = 0
         self.reset(seed)
+        #: Where the journal starts: the seed and params the lab was built with.
+        self.initial = {"seed": self.seed, "params": dict(self.values)}
+        self.journal = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A lab's own ``load_model`` is journaled like an action (see ``_journaled``).
+        if "load_model" in cls.__dict__:
+            cls.load_model = _journal_model_load(cls.__dict__["load_model"])
+
+    def _journaled(self, entry: dict, run):
+        """Run ``run()`` and, if it succeeds and is not nested in another journaled call,
+        append ``entry`` (stamped with the step it happened at) to :attr:`journal`.
+
+        Nesting matters: a param that rebuilds the run calls ``reset`` itself, and replaying
+        the param change will do so again.
+        """
+        at = getattr(self, "step_count", 0)
+        self._journal_depth += 1
+        try:
+            result = run()
+        finally:
+            self._journal_depth -= 1
+        if self._journal_depth == 0 and self.journal is not None:
+            self.journal.append({"at": at, **entry})
+        return result
 
     # -- params ---------------------------------------------------------------------------------
     def _param(self, name: str) -> Param:
@@ -266,6 +312,10 @@ class Lab:
         Params declared ``rebuild`` reset the run (same seed) and set :attr:`notice`.
         """
         value = self.validate(name, value)
+        self._journaled({"do": "param", "name": name, "value": value},
+                        lambda: self._set_param(name, value))
+
+    def _set_param(self, name: str, value: Any) -> None:
         old = self.values[name]
         self.values[name] = value
         try:
@@ -294,6 +344,11 @@ class Lab:
         if seed is not None:
             if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
                 raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
+        self._journaled({"do": "reset", "seed": None if seed is None else int(seed)},
+                        lambda: self._reset(seed))
+
+    def _reset(self, seed) -> None:
+        if seed is not None:
             self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.step_count = 0
@@ -301,12 +356,17 @@ class Lab:
 
     def step(self, n: int = 1) -> None:
         """Advance ``n`` steps."""
-        with backend.blas_threads(self.blas_threads):
-            for _ in range(int(n)):
-                if self.finished:
-                    break
-                self._step()
-                self.step_count += 1
+        # Whatever a step does to the lab is replayed by stepping: journal none of it.
+        self._journal_depth += 1
+        try:
+            with backend.blas_threads(self.blas_threads):
+                for _ in range(int(n)):
+                    if self.finished:
+                        break
+                    self._step()
+                    self.step_count += 1
+        finally:
+            self._journal_depth -= 1
 
     @property
     def finished(self) -> bool:
@@ -337,13 +397,25 @@ class Lab:
         missing = set(names[name].args) - set(kwargs)
         if missing:
             raise ValueError(f"action {name} needs arguments {', '.join(sorted(missing))}")
-        getattr(self, "action_" + name)(**kwargs)
+        run = functools.partial(getattr(self, "action_" + name), **kwargs)
+        how = names[name].journal
+        if how == "skip":
+            run()
+            return
+        entry = {"do": "action", "name": name, "args": dict(kwargs)}
+        if how == "file":
+            entry.update(_file_record(kwargs.get("path"), self.JOURNAL_FILE_BYTES))
+        self._journaled(entry, run)
 
     def to_backend(self, name: str) -> None:
         """Move parameters and optimizer state to another backend without losing them."""
         backend.resolve(name, self.work_size())  # raises before anything changes
         self.backend_name = name
-        self._move_to_backend()
+        self._journal_depth += 1     # a backend is not part of the run: not journaled
+        try:
+            self._move_to_backend()
+        finally:
+            self._journal_depth -= 1
 
     def _move_to_backend(self) -> None:
         """Hook: move arrays to ``self.xp``.  Default: rebuild and replay to the same step."""
@@ -364,6 +436,29 @@ class Lab:
 
     def _snapshot(self) -> Snapshot:
         raise NotImplementedError
+
+
+def _file_record(path, limit: int) -> dict:
+    """``{"file": base64 bytes}`` of the file at ``path`` for a journal entry, or ``{}`` when it
+    cannot be read (the action itself then reports that) or is larger than ``limit``."""
+    try:
+        if path is None or os.path.getsize(path) > limit:
+            return {}
+        with open(path, "rb") as fh:
+            return {"file": base64.b64encode(fh.read()).decode("ascii")}
+    except (OSError, TypeError, ValueError):
+        return {}
+
+
+def _journal_model_load(load):
+    """Wrap a lab's ``load_model(path)`` so that a successful load enters the journal with the
+    file's bytes (when small enough), like an action that reads a file."""
+    @functools.wraps(load)
+    def load_model(self, path, *args, **kwargs):
+        entry = {"do": "load_model", "args": {"path": str(path)}}
+        entry.update(_file_record(path, self.JOURNAL_FILE_BYTES))
+        return self._journaled(entry, lambda: load(self, path, *args, **kwargs))
+    return load_model
 
 
 def describe_params(lab_cls: type[Lab]) -> list[dict]:

@@ -215,9 +215,11 @@ class DatasetsLab(Lab):
     )
     actions = (
         Action("load_csv", "Load points from CSV", ("path",),
-               "Load your own labelled 2-D points (x1,x2,label per line, labels 0-9)."),
+               "Load your own labelled 2-D points (x1,x2,label per line, labels 0-9).",
+               journal="file"),
         Action("save_csv", "Save points to CSV", ("path",),
-               "Write the current labelled 2-D points (raw coordinates, all parts) as CSV."),
+               "Write the current labelled 2-D points (raw coordinates, all parts) as CSV.",
+               journal="skip"),
     )
 
     def __init__(self, seed: int = 0, backend_name: str = "auto", **values):

@@ -138,7 +138,7 @@ class NetworkLab(Lab):
         Action("clear_points", "Clear clicked points"),
         Action("set_weight", "Set a weight", ("layer", "row", "col", "value"),
                "Set W[layer][row, col] (the edge from unit col to unit row) by hand."),
-        Action("load_csv", "Load points from CSV", ("path",)),
+        Action("load_csv", "Load points from CSV", ("path",), journal="file"),
         Action("resize_layer", "Add or remove a unit", ("layer", "delta"),
                "Change hidden layer `layer` (0-based) by `delta` units (restarts the run)."),
         Action("add_layer", "Add a hidden layer", (),

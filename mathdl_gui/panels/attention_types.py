@@ -15,180 +15,27 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.token_heatmap import (
+    HIGHLIGHT,
+    MAX_TOKENS,
+    SAMPLED,
+    WINDOW,
+    TokenHeatmap,
+    cosmetic_pen,
+)
 
-HIGHLIGHT = "#f0e442"      # the explained query's row
-WINDOW = "#ff8c69"         # local windows
 ALPHA = style.class_color(1)      # soft weights
-SAMPLED = style.class_color(0)    # hard-attention samples
 ENVELOPE = style.class_color(3)   # the local Gaussian
-MAX_TOKENS = 16
-
-
-def _pen(color, width=2.0, dash=False):
-    pen = pg.mkPen(color, width=width)
-    if dash:
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-    pen.setCosmetic(True)
-    return pen
 
 
 def _named(plot, item, name):
     plot.addItem(item)
     item.opts["name"] = name
     return item
-
-
-def _fmt(v: float) -> str:
-    text = f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
-    return "0.00" if text == "-0.00" else text.replace("-", "\u2212")
-
-
-class TokenHeatmap:
-    """A matrix with labelled rows and columns, a colour bar, optional cell values and marks.
-
-    Plot items are built once (pools grow to 16 rows, never shrink); ``show`` only sets data.
-    The NTM panel's copy-task pictures use it too.
-    """
-
-    def __init__(self, title, x_label, y_label, signed, values=True):
-        self.widget = style.make_plot(title, x_label, y_label)
-        self.plot = self.widget.getPlotItem()
-        self.plot.showGrid(x=False, y=False)
-        self.plot.invertY(True)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.image = pg.ImageItem()
-        self.plot.addItem(self.image)
-        self.signed = signed
-        self.values = values
-        cmap = style.diverging() if signed else style.viridis()
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, width=12, interactive=False)
-        self.bar.setImageItem(self.image, insert_in=self.plot)
-        self.plot.layout.setColumnMinimumWidth(5, 50)
-        self.row = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
-        self.row.setPen(_pen(HIGHLIGHT, 3))
-        self.row.setZValue(12)
-        self.plot.addItem(self.row)
-        self.windows = []
-        for _ in range(MAX_TOKENS):
-            r = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
-            r.setPen(_pen(WINDOW, 1.5, dash=True))
-            r.setZValue(11)
-            r.setVisible(False)
-            self.plot.addItem(r)
-            self.windows.append(r)
-        self.samples = pg.ScatterPlotItem(size=0.55, pxMode=False, symbol="o", brush=None,
-                                          pen=_pen(SAMPLED, 2.5))
-        self.samples.setZValue(13)
-        self.plot.addItem(self.samples)
-        self.vlines = []
-        for _ in range(2):
-            line = pg.InfiniteLine(angle=90, movable=False,
-                                   pen=_pen(style.theme()["foreground"], 1.5, dash=True))
-            line.setZValue(14)
-            line.setVisible(False)
-            self.plot.addItem(line)
-            self.vlines.append(line)
-        self.labels: list[pg.TextItem] = []
-        self._label_key = None
-        self._ticks = None
-        self._shape = None
-        self.plot.getViewBox().sigResized.connect(self._refit)
-        self._last = None
-
-    def show(self, arr, left, bottom, *, row=None, windows=(), marks=None, levels=None,
-             vlines=()):
-        """Paint ``arr`` (rows x columns) with tick labels ``left`` (one per row) and
-        ``bottom`` (one per column); outline ``row``; dashed ``windows`` ``(x0, x1)`` per
-        row; circle the cells ``marks = (xs, ys)`` (cell centres); vertical lines at
-        ``vlines`` (x positions)."""
-        arr = np.asarray(arr, dtype=np.float64)
-        m, n = arr.shape
-        if levels is None:
-            if self.signed:
-                top = max(float(np.abs(arr).max()), 1e-6)
-                levels = (-top, top)
-            else:
-                levels = (0.0, max(float(arr.max()), 1e-6))
-        self.image.setImage(arr, levels=levels)
-        self.image.setRect(QtCore.QRectF(0, 0, n, m))
-        self.bar.setLevels(levels)
-        if (m, n) != self._shape:
-            self._shape = (m, n)
-            self.plot.setRange(xRange=(0, n), yRange=(0, m), padding=0.02)
-        ticks = (tuple(left), tuple(bottom))
-        if ticks != self._ticks:
-            self._ticks = ticks
-            self.plot.getAxis("left").setTicks([[(i + 0.5, t) for i, t in enumerate(left)]])
-            self.plot.getAxis("bottom").setTicks([[(i + 0.5, t) for i, t in enumerate(bottom)]])
-        self.row.setVisible(row is not None)
-        if row is not None:
-            self.row.setRect(0, row, n, 1)
-        for k, r in enumerate(self.windows):
-            on = k < len(windows)
-            r.setVisible(on)
-            if on:
-                x0, x1 = windows[k]
-                r.setRect(float(x0), float(k) + 0.04, float(x1 - x0), 0.92)
-        if marks is not None and len(marks[0]):
-            self.samples.setData(np.asarray(marks[0], float), np.asarray(marks[1], float))
-        else:
-            self.samples.setData([], [])
-        for k, line in enumerate(self.vlines):
-            on = k < len(vlines)
-            line.setVisible(on)
-            if on:
-                line.setValue(float(vlines[k]))
-        self._last = (arr, levels)
-        self._write_values()
-
-    def _cell_pixels(self):
-        vb = self.plot.getViewBox()
-        if self._shape is None or vb.width() <= 0:
-            return 0.0, 0.0
-        m, n = self._shape
-        return vb.width() / n, vb.height() / m
-
-    def _refit(self, *_):
-        if self._last is not None:
-            self._write_values()
-
-    def _write_values(self):
-        """Each cell's value in it when the cells are big enough to read it."""
-        arr, (lo, hi) = self._last
-        m, n = arr.shape
-        cw, ch = self._cell_pixels()
-        pt = int(min(10.0, cw / 4.2, ch / 1.9))
-        show = pt >= 7
-        show = show and self.values
-        key = (arr.tobytes(), show, pt, lo, hi)
-        if key == self._label_key:
-            return
-        self._label_key = key
-        count = m * n if show else 0
-        font = QtGui.QFont()
-        font.setPointSize(max(pt, 1))
-        while len(self.labels) < count:
-            item = pg.TextItem(anchor=(0.5, 0.5))
-            item.setZValue(10)
-            self.plot.addItem(item)
-            self.labels.append(item)
-        for k, item in enumerate(self.labels):
-            if k >= count:
-                item.setVisible(False)
-                continue
-            i, j = divmod(k, n)
-            v = arr[i, j]
-            t = (v - lo) / (hi - lo) if hi > lo else 0.0
-            light = 0.25 < t < 0.75 if self.signed else t > 0.6
-            item.setFont(font)
-            item.setText(_fmt(v), color="#111111" if light else "#ffffff")
-            item.setPos(j + 0.5, i + 0.5)
-            item.setVisible(True)
 
 
 class AttentionTypesPanel(Panel):
@@ -222,11 +69,11 @@ class AttentionTypesPanel(Panel):
         self.freq_bars = pg.BarGraphItem(x=[0], height=[0], width=0.28, brush=SAMPLED, pen=None)
         self.freq_bars.opts["name"] = "sampled frequency"
         self.row.addItem(self.freq_bars)
-        self.envelope = _named(self.row, pg.PlotCurveItem(pen=_pen(ENVELOPE, 2, dash=True)),
+        self.envelope = _named(self.row, pg.PlotCurveItem(pen=cosmetic_pen(ENVELOPE, 2, dash=True)),
                                "Gaussian g")
         self.window_region = pg.LinearRegionItem(values=(0, 1), movable=False,
                                                  brush=pg.mkBrush(255, 140, 105, 30),
-                                                 pen=_pen(WINDOW, 1))
+                                                 pen=cosmetic_pen(WINDOW, 1))
         self.row.addItem(self.window_region)
         self.picked = _named(self.row, pg.ScatterPlotItem(size=14, symbol="t", brush=SAMPLED,
                                                           pen=pg.mkPen("#111111")),
@@ -243,11 +90,11 @@ class AttentionTypesPanel(Panel):
         self.ctx_sample = _named(self.ctx, pg.ScatterPlotItem(
             size=11, symbol="t", brush=SAMPLED, pen=pg.mkPen("#111111")), "sampled h\u1d62*")
         self.ctx_mean = _named(self.ctx, pg.PlotDataItem(
-            pen=_pen(fg, 1.5), symbol="o", symbolSize=6, symbolBrush=fg, symbolPen=None),
+            pen=cosmetic_pen(fg, 1.5), symbol="o", symbolSize=6, symbolBrush=fg, symbolPen=None),
             "mean of the samples")
         self.ctx_expected = _named(self.ctx, pg.ScatterPlotItem(
-            size=16, symbol="_", pen=_pen(HIGHLIGHT, 2.5)), "E[c] of the samples")
-        self.ctx.addItem(pg.InfiniteLine(pos=0, angle=0, pen=_pen(fg, 1)))
+            size=16, symbol="_", pen=cosmetic_pen(HIGHLIGHT, 2.5)), "E[c] of the samples")
+        self.ctx.addItem(pg.InfiniteLine(pos=0, angle=0, pen=cosmetic_pen(fg, 1)))
         self.ctx_legend = style.add_legend(self.ctx)
         self._ctx_legend_key = None
 
@@ -258,16 +105,17 @@ class AttentionTypesPanel(Panel):
         self.sweep = []
         for k in range(MAX_TOKENS):
             # PlotDataItem, not PlotCurveItem: only it follows the axes' log mode.
-            c = _named(self.extra, pg.PlotDataItem(pen=_pen(style.class_color(k), 2)),
+            c = _named(self.extra, pg.PlotDataItem(pen=cosmetic_pen(style.class_color(k), 2)),
                        f"\u03b1 of state {k}")
             self.sweep.append(c)
-        self.t_mark = pg.InfiniteLine(angle=90, movable=False, pen=_pen(HIGHLIGHT, 1.5, True),
+        self.t_mark = pg.InfiniteLine(angle=90, movable=False,
+                                      pen=cosmetic_pen(HIGHLIGHT, 1.5, True),
                                       label="T", labelOpts={"position": 0.93,
                                                             "color": HIGHLIGHT})
         self.extra.addItem(self.t_mark)
-        self.mc_err = _named(self.extra, pg.PlotDataItem(pen=_pen(SAMPLED, 2)),
+        self.mc_err = _named(self.extra, pg.PlotDataItem(pen=cosmetic_pen(SAMPLED, 2)),
                              "\u2016mean of samples \u2212 E[c]\u2016\u00b2")
-        self.mc_expect = _named(self.extra, pg.PlotDataItem(pen=_pen(fg, 2, dash=True)),
+        self.mc_expect = _named(self.extra, pg.PlotDataItem(pen=cosmetic_pen(fg, 2, dash=True)),
                                 "Var / n")
         self.extra_legend = style.add_legend(self.extra)
         self._extra_mode = None

@@ -13,8 +13,8 @@ from PySide6 import QtCore, QtWidgets
 
 from engine.labs.autoencoder import Z_RANGE
 from mathdl_gui.panels.base import Panel
-from mathdl_gui.panels.cnn import mosaic
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.mosaic import mosaic
 
 GRAY = "CET-L1"
 #: The app palette has eight class colours; digits 8 and 9 need two more that stay distinct

@@ -8,28 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
-
-GAP = 1  # pixels between tiles of a mosaic
-
-
-def mosaic(stack: np.ndarray, cols: int, normalise: bool = True, gap: int = GAP) -> np.ndarray:
-    """Tile ``(n, h, w)`` images into one ``(rows*(h+gap), cols*(w+gap))`` picture (NaN gaps).
-
-    Each tile is scaled to its own [-1, 1] (or [0, 1]) range when ``normalise``, so faint maps
-    stay visible: this is display layout, not math shown as numbers.
-    """
-    n, h, w = stack.shape
-    rows = -(-n // cols)
-    out = np.full((rows * (h + gap), cols * (w + gap)), np.nan, np.float32)
-    if normalise:
-        top = np.abs(stack).reshape(n, -1).max(1)
-        stack = stack / np.where(top > 0, top, 1)[:, None, None]
-    for i in range(n):
-        r, c = divmod(i, cols)
-        # Each tile sits at the bottom-right of its cell: the gap above holds its label.
-        y0, x0 = r * (h + gap) + gap, c * (w + gap)
-        out[y0:y0 + h, x0:x0 + w] = stack[i]
-    return out
+from mathdl_gui.widgets.mosaic import mosaic
 
 
 class CNNPanel(Panel):

@@ -8,8 +8,8 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from mathdl_gui.panels.base import Panel
-from mathdl_gui.panels.cnn import mosaic
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.mosaic import mosaic
 
 GRAY = "CET-L1"
 GAP = 1

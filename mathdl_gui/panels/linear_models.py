@@ -10,8 +10,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from mathdl_gui.panels.base import Panel
-from mathdl_gui.panels.optimization import LogCurve
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.log_curve import LogCurve
 
 N_LEVELS = 12
 CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache

@@ -12,8 +12,10 @@ weightings over the time steps of one test sequence, its input, the machine's ou
 bits circled) and the memory after the sequence.
 
 Everything drawn comes from :class:`engine.labs.ntm.NTMLab` snapshots; this module only
-places it.  The addressing heatmaps are the convolution explorer's :class:`HeatView`, the
-copy-task ones the attention panel's :class:`TokenHeatmap` (they need named rows).
+places it.  The addressing heatmaps are drawn with
+:class:`~mathdl_gui.widgets.heat_view.HeatView` (as in the convolution explorer), the
+copy-task ones with :class:`~mathdl_gui.widgets.token_heatmap.TokenHeatmap` (as in the
+attention panel: they need named rows).
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from mathdl_gui.panels.attention_types import TokenHeatmap
 from mathdl_gui.panels.base import Panel
-from mathdl_gui.panels.conv_explorer import HeatView
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.heat_view import HeatView
+from mathdl_gui.widgets.token_heatmap import TokenHeatmap
 
 HIGHLIGHT = "#f0e442"
 STAGE_GAP = 1.3            # x distance between the pipeline's columns (bars are <= 1 long)

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtWidgets
 from engine.labs.optimization import RACERS
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.log_curve import LogCurve
 
 N_LEVELS = 14
 
@@ -223,22 +224,6 @@ class OptimizationPanel(Panel):
             z = d["grid_z"]
             top = max(float(np.percentile(z, 90)), float(d["start_f"]))
             self.main.setRange(xRange=(x0, x1), yRange=(float(z.min()), top), padding=0.05)
-
-
-
-class LogCurve(pg.PlotCurveItem):
-    """A curve for a log-scale y axis that is cheaper to update than ``PlotDataItem``.
-
-    It draws ``log10(y)`` (what a log axis plots) and reports the original ``y`` for export.
-    """
-
-    def set_values(self, x, y, log: bool) -> None:
-        self._original = (x, y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.setData(x, np.log10(y) if log else y)
-
-    def getOriginalDataset(self):
-        return getattr(self, "_original", (None, None))
 
 
 def _bounds(curves, log_y: bool):

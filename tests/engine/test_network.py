@@ -147,6 +147,36 @@ def test_clicked_points_and_csv(tmp_path):
     assert lab.snapshot().data["train"]["X"].shape == (0, 2)
 
 
+def test_experiment_file_replays_clicks_csv_and_model_loads_without_the_files(trained,
+                                                                              tmp_path):
+    from engine.io import experiment  # noqa: PLC0415
+    model = tmp_path / "spiral.safetensors"
+    trained.save_model(model)
+    csv = tmp_path / "pts.csv"
+    X = np.random.default_rng(2).uniform(-1, 1, (30, 2)).astype(np.float32)
+    save_points_csv(csv, X, (X[:, 1] > 0).astype(np.int64))
+    lab = NetworkLab(seed=1)
+    lab.step(15)
+    lab.do_action("load_csv", path=str(csv))    # restarts on the CSV's points
+    lab.step(7)
+    lab.set_param("click_class", 1)
+    lab.do_action("add_point", x=0.25, y=-0.75)
+    lab.step(4)
+    lab.load_model(model)                       # the spiral's weights and step 3000
+    lab.step(5)
+    lab.do_action("set_weight", layer=0, row=0, col=1, value=2.5)
+    lab.step(9)
+    path = experiment.save_experiment(lab, tmp_path / "session.json")
+    model.unlink()
+    csv.unlink()                                # the replay must not need either file
+    back = experiment.load_experiment(path, NetworkLab)
+    assert back.step_count == lab.step_count == 3014
+    np.testing.assert_array_equal(back.clicked_X, lab.clicked_X)
+    np.testing.assert_array_equal(back.clicked_y, lab.clicked_y)
+    for a, b in zip(back.model.parameters(), lab.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 def test_set_weight_by_hand():
     lab = NetworkLab(seed=0, layers="3")
     lab.do_action("set_weight", layer=1, row=0, col=2, value=-4.5)

@@ -5,7 +5,8 @@ import pytest
 from PySide6 import QtCore
 
 from engine.labs.cnn import CNNLab
-from mathdl_gui.panels.cnn import CNNPanel, mosaic
+from mathdl_gui.panels.cnn import CNNPanel
+from mathdl_gui.widgets.mosaic import mosaic
 from tests.gui.helpers import assert_not_blank
 
 
