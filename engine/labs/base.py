@@ -18,6 +18,7 @@ Data flows one way: param -> lab -> snapshot -> panel.  ``set_param`` validates 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import functools
 import math
@@ -402,7 +403,8 @@ class Lab:
         if how == "skip":
             run()
             return
-        entry = {"do": "action", "name": name, "args": dict(kwargs)}
+        # A copy: the caller may reuse and change its arrays (a drawing canvas) later.
+        entry = {"do": "action", "name": name, "args": copy.deepcopy(kwargs)}
         if how == "file":
             entry.update(_file_record(kwargs.get("path"), self.JOURNAL_FILE_BYTES))
         self._journaled(entry, run)

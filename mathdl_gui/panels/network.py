@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.colorize import colorize, lookup_table
 
 NEG, POS = (33, 102, 172), (178, 24, 43)   # the ends of style.diverging()
 WIDTH_BINS = (0.0, 0.25, 0.5, 0.75)         # |w| / max|w| thresholds for 4 pen widths
@@ -83,6 +84,7 @@ class NetworkPanel(Panel):
                 self.net.addItem(item)
                 self.edge_items.append(item)
         self.node_images: list[pg.ImageItem] = []
+        self._lut = lookup_table(style.diverging())
         top.addWidget(self.net_w)
         top.setStretchFactor(0, 1)
         top.setStretchFactor(1, 1)
@@ -229,13 +231,16 @@ class NetworkPanel(Panel):
         if arch != self._arch:
             self._arch = arch
             self._build_nodes(sizes)
-        thumbs = [d["in_thumbs"]] + list(d["thumbs"]) + [d["out_thumbs"]]
-        for img, rect, m in zip(self.node_images, self._rects,
-                                (t for layer in thumbs for t in layer)):
-            top = float(np.abs(m).max()) or 1.0
-            # Signed maps centre white on 0; non-negative ones (ReLU, probabilities) span 0-max.
-            # The diagram's y axis points down: flip rows so x2 grows upwards as on the map.
-            img.setImage(m[::-1], levels=(-top, top) if m.min() < 0 else (0, top))
+        stack = np.concatenate([d["in_thumbs"], *d["thumbs"], d["out_thumbs"]])
+        # Each map gets its own levels: signed maps centre white on 0; non-negative ones
+        # (ReLU, probabilities) span 0-max.  All coloured in one pass (see widgets.colorize).
+        top = np.abs(stack).max(axis=(1, 2), keepdims=True)
+        top = np.where(top > 0, top, 1.0)
+        lo = np.where(stack.min(axis=(1, 2), keepdims=True) < 0, -top, 0.0)
+        # The diagram's y axis points down: flip rows so x2 grows upwards as on the map.
+        rgba = colorize(stack[:, ::-1], lo, top, self._lut)
+        for img, rect, pic in zip(self.node_images, self._rects, rgba):
+            img.setImage(pic, levels=None)
             img.setRect(rect)  # after setImage: the rect scales the image's pixel size
         # Edges: one connect="pairs" curve per (sign, width class).
         cols = self._pos
@@ -268,11 +273,9 @@ class NetworkPanel(Panel):
         self.node_images, self._rects, self._resizers = [], [], []
         gap, self._pos = self._layout(sizes)
         s = THUMB_SIZE
-        cmap = style.diverging()
         for layer, centres in enumerate(self._pos):
             for cx, cy in centres:
                 img = pg.ImageItem()
-                img.setColorMap(cmap)
                 self._rects.append(QtCore.QRectF(cx - s / 2, cy - s / 2, s, s))
                 img.setZValue(5)
                 self.net.addItem(img)
@@ -315,7 +318,9 @@ class NetworkPanel(Panel):
         for i, (curve, a) in enumerate(zip(self.hist_curves, acts)):
             curve.setData(a["edges"], a["counts"], stepMode="center")
             label = f"layer {i + 1}: std {a['std']:.2g}, {a['inactive']:.0%} idle"
-            self.hist.legend.items[i][1].setText(label)
+            item = self.hist.legend.items[i][1]
+            if item.text != label:      # a new text re-lays out the legend: only on change
+                item.setText(label)
 
     def _ensure(self, plot, curves, n, fmt):
         """Keep exactly ``n`` curves (one per layer) in ``plot``."""

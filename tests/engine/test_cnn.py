@@ -54,6 +54,26 @@ def test_drawing_becomes_the_probe(trained):
     assert trained.snapshot().data["probe_label"] == int(trained.yte[7])
 
 
+def test_experiment_file_brings_back_the_drawing_and_the_run(tmp_path):
+    from engine.io import experiment  # noqa: PLC0415
+    lab = CNNLab(seed=3, n_train=500)
+    lab.step(4)
+    canvas = np.zeros((16, 16))
+    canvas[2:14, 4:6] = 1.0
+    lab.do_action("draw", pixels=canvas)
+    canvas[:] = 0.5                 # the panel reuses its canvas: the journal kept a copy
+    lab.step(3)
+    lab.set_param("lr", 0.01)
+    lab.step(2)
+    path = experiment.save_experiment(lab, tmp_path / "cnn.json")
+    back = experiment.load_experiment(path, CNNLab)
+    np.testing.assert_array_equal(back.drawn, lab.drawn)
+    assert back.drawn[2, 4] == 1.0 and back.drawn[0, 0] == 0.0
+    assert back.values == lab.values and back.step_count == 9
+    for a, b in zip(back.model.parameters(), lab.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
 @pytest.mark.parametrize("name, value", [("channels", "0"), ("channels", "8,8,8,8,8"),
                                          ("channels", "a"), ("kernel", "4"), ("lr", 5.0)])
 def test_bad_params_change_nothing(name, value):

@@ -52,7 +52,9 @@ def test_map_and_thumbnails_are_oriented_like_the_plane(panel, qtbot):
         pt = panel.map_w.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x, y)))
         r, g, b = arr[pt.y(), pt.x()]
         assert (b > r) == blue, (x, y, r, g, b)    # class 1 is blue, class 0 orange
-    x1, x2 = panel.node_images[0].image, panel.node_images[1].image
+    # Thumbnails are RGBA on the blue-white-red map: red minus blue grows with the value.
+    x1, x2 = (panel.node_images[i].image.astype(int) for i in (0, 1))
+    x1, x2 = x1[..., 0] - x1[..., 2], x2[..., 0] - x2[..., 2]
     assert x1[0, -1] > x1[0, 0] and np.allclose(x1[0], x1[-1])   # x1 grows to the right
     assert x2[0, 0] > x2[-1, 0]                                   # x2 is largest at the top
 
