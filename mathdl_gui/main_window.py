@@ -175,7 +175,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_load_model = self._action("Load model…", "Ctrl+Shift+O", self.load_model,
                                            "Load a saved network to inspect it or train on")
         self.act_onnx = self._action("Export ONNX…", "", self.export_onnx,
-                                     "Export the network to ONNX (runs in ONNX Runtime)")
+                                     "Export the trained network to ONNX (runs in ONNX Runtime)")
         menu = QtWidgets.QMenu(self)
         for a in (self.act_save_model, self.act_load_model, self.act_onnx):
             menu.addAction(a)

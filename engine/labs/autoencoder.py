@@ -32,6 +32,7 @@ from engine import vae_math as vm
 from engine.autodiff import Tensor, no_grad
 from engine.data import EpochSampler, center_of_mass_align, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
+from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot
 from engine.nn import MLP
 from engine.nn import functional as F
@@ -579,8 +580,11 @@ class AutoencoderLab(Lab):
         self.notice = f"loaded {cfg['model'].upper()} trained for {mf.step:,} steps"
 
     def export_onnx(self, path) -> None:
-        raise ValueError("ONNX export is not available for autoencoders (an encoder-decoder "
-                         "pair with a sampling step); save the model file instead")
+        """Write encoder and decoder as one ONNX graph: ``x`` (N, 256) -> ``code`` (N, 2)
+        (a VAE's mean, plus ``logvar``) and ``reconstruction`` (N, 256), the sigmoid of the
+        decoded code, as the reconstruction panels show it.  Inputs are flattened digits
+        prepared as the lab's (centred when "centre digits" is on)."""
+        export_onnx(path, self.model)
 
     def _move_to_backend(self) -> None:
         self._to_device()

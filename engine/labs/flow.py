@@ -219,7 +219,8 @@ class FlowLab(Lab):
         self.notice = f"loaded flow trained for {mf.step:,} steps"
 
     def export_onnx(self, path) -> None:
-        raise ValueError("ONNX export covers the MLP and CNN labs; save flows as model files")
+        raise ValueError("ONNX export is not available for flows (their inverse pass has no "
+                         "standard ONNX form); save the model file instead")
 
     def _move_to_backend(self) -> None:
         self.model.to_backend(self._device())

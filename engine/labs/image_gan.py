@@ -29,6 +29,7 @@ from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
 from engine.data import EpochSampler, digits_split
 from engine.io.model_file import ModelFileError, read_model, save_model
+from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot
 from engine.nn import BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Linear
 from engine.nn import functional as F
@@ -535,8 +536,10 @@ class ImageGANLab(Lab):
         self.notice = f"loaded {cfg['arch']} GAN trained for {mf.step:,} steps"
 
     def export_onnx(self, path) -> None:
-        raise ValueError("ONNX export is not available for GANs; save the model file "
-                         "(both networks) instead")
+        """Write the generator as ONNX: ``z`` (N, latent) -> ``images`` (N, 1, 16, 16) in
+        (-1, 1) and ``pixels`` in [0, 1]; batch norm on its running statistics.  The
+        discriminator is not exported (save a model file to keep both networks)."""
+        export_onnx(path, self.model)
 
     def _move_to_backend(self) -> None:
         self._to_device()

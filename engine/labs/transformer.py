@@ -39,6 +39,7 @@ from engine.data.sequences import (
     sequence_targets,
 )
 from engine.io.model_file import ModelFileError, read_model, save_model
+from engine.io.onnx_export import export_onnx
 from engine.labs.base import Lab, Param, Snapshot
 from engine.nn import functional as F
 from engine.nn.tiny_transformer import POSITIONAL, SCALES, TinyTransformer
@@ -470,8 +471,10 @@ class TransformerLab(Lab):
         self.notice = f"loaded a transformer trained on {new['task']} for {mf.step:,} steps"
 
     def export_onnx(self, path) -> None:
-        raise ValueError("ONNX export is not available for transformers yet (the exporter "
-                         "handles MLPs and CNNs); save a model file instead")
+        """Write the transformer as ONNX: ``tokens`` int64 (N, L), 1 <= L <= max_len ->
+        ``logits`` and ``probs`` (N, L, outputs).  The attention temperature is a read-out
+        setting and is not exported (the graph is the trained model, T = 1)."""
+        export_onnx(path, self.model)
 
     def _move_to_backend(self) -> None:
         self._to_device()

@@ -201,8 +201,27 @@ def test_model_file_round_trip_and_continue_training(vae, tmp_path):
     np.testing.assert_array_equal(a["grid_images"], b["grid_images"])
     other.step(5)
     assert other.step_count == vae.step_count + 5
-    with pytest.raises(ValueError, match="ONNX"):
-        vae.export_onnx(tmp_path / "x.onnx")
+
+
+@pytest.mark.parametrize("model", ["ae", "vae"])
+def test_lab_exports_encoder_and_decoder_to_onnx(tmp_path, model):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    lab = AutoencoderLab(seed=0, model=model, **SMALL)
+    lab.step(10)
+    path = tmp_path / "ae.onnx"
+    lab.export_onnx(path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    assert names == (["code", "logvar", "reconstruction"] if model == "vae"
+                     else ["code", "reconstruction"])
+    x = np.asarray(lab.Xte[:17], np.float32)
+    out = dict(zip(names, sess.run(None, {"x": x})))
+    # the lab's latent codes (means) and its reconstruction panels
+    np.testing.assert_allclose(out["code"], lab._codes(lab.Xte_dev[:17]), atol=1e-5)
+    np.testing.assert_allclose(out["reconstruction"], lab._reconstruct(lab.Xte_dev[:17]),
+                               atol=1e-5)
 
 
 def test_loading_another_kind_of_model_is_refused(tmp_path):

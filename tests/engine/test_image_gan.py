@@ -138,8 +138,25 @@ def test_model_file_round_trip_and_continue_training(trained, tmp_path):
                                   lab.snapshot().data["samples"])
     other.step(3)
     assert other.step_count == lab.step_count + 3
-    with pytest.raises(ValueError, match="ONNX"):
-        lab.export_onnx(tmp_path / "gan.onnx")
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_lab_exports_the_generator_to_onnx(tmp_path, arch):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    lab = ImageGANLab(seed=0, arch=arch, **SMALL)
+    lab.step(5)                        # batch-norm running statistics move off 0 / 1
+    path = tmp_path / "gan.onnx"
+    lab.export_onnx(path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    z = np.random.default_rng(1).standard_normal((13, lab.values["latent"]))
+    images, pixels = sess.run(None, {"z": z.astype(np.float32)})
+    assert images.shape == (13, 1, 16, 16)
+    # the lab's display images: eval-mode generator scaled to [0, 1]
+    np.testing.assert_allclose(pixels[:, 0], lab._generate(z), atol=1e-5)
+    np.testing.assert_allclose(images, 2 * pixels - 1, atol=1e-5)
+    assert lab.model.generator.training          # the lab's model is left as it was
 
 
 def test_loading_an_autoencoder_is_refused(tmp_path):

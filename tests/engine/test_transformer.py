@@ -183,8 +183,31 @@ def test_lab_save_and_load_restore_model_and_settings(tmp_path):
     with no_grad():
         np.testing.assert_array_equal(other.model(X).data, lab.model(X).data)
     other.step(2)                      # it keeps training
-    with pytest.raises(ValueError, match="ONNX"):
-        other.export_onnx(tmp_path / "m.onnx")
+
+
+def test_lab_exports_the_trained_model_to_onnx(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    lab = TransformerLab(seed=0, task="reverse", layers=2, d_model=24, heads=2, length=6,
+                         causal=True, scale="sqrt_n")
+    lab.step(40)
+    lab.set_param("temperature", 3.0)  # a read-out setting: the export is the trained model
+    path = tmp_path / "m.onnx"
+    lab.export_onnx(path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    X = np.asarray(lab.Xe[:11])
+    logits, probs = sess.run(None, {"tokens": X.astype(np.int64)})
+    with no_grad():
+        ref = lab.model(X).numpy()
+    assert logits.shape == (11, 6, lab.model.config["out_vocab"])
+    # float32 sums in another order: a few ulps of logits that grow with training
+    np.testing.assert_allclose(logits, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    short = X[:3, :4]                  # other lengths too, up to max_len
+    with no_grad():
+        np.testing.assert_allclose(sess.run(None, {"tokens": short.astype(np.int64)})[0],
+                                   lab.model(short).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_load_refuses_other_kinds(tmp_path):
