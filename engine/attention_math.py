@@ -194,7 +194,8 @@ def predicted_position(S, Wp, vp, n):
 
 
 def context(alpha, V):
-    r"""The expected state :math:`c_t = \sum_i \alpha_{t,i} v_i`: ``(..., n) @ (n, d) -> (..., d)``."""
+    r"""The expected state :math:`c_t = \sum_i \alpha_{t,i} v_i`:
+    ``(..., n) @ (n, d) -> (..., d)``."""
     return alpha @ V
 
 

@@ -11,13 +11,63 @@ pass, ``grad``), :mod:`.ops` (the primitives by family), :mod:`.gradcheck`.
 """
 # function must be imported first: it closes the import cycle with tensor (see its last lines).
 from engine.autodiff.function import (  # noqa: F401
-    Function, backward, enable_grad, grad, hessian, hvp, is_grad_enabled, no_grad,
-    set_grad_enabled)
-from engine.autodiff.tensor import (  # noqa: F401
-    Tensor, ones, ones_like, tensor, zeros, zeros_like)
-from engine.autodiff.ops import (  # noqa: F401
-    abs, add, amax, amin, broadcast_to, cat, clamp, clip, concatenate, cos, div, exp, expand,
-    flatten, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul,
-    neg, permute, pow, relu, reshape, sigmoid, sin, softmax, sqrt, squeeze, stack, std, sub,
-    sum, swapaxes, tanh, transpose, unsqueeze, var, view, where)
+    Function,
+    backward,
+    enable_grad,
+    grad,
+    hessian,
+    hvp,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from engine.autodiff.gradcheck import gradcheck, gradgradcheck  # noqa: F401
+from engine.autodiff.ops import (  # noqa: F401
+    abs,
+    add,
+    amax,
+    amin,
+    broadcast_to,
+    cat,
+    clamp,
+    clip,
+    concatenate,
+    cos,
+    div,
+    exp,
+    expand,
+    flatten,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    view,
+    where,
+)
+from engine.autodiff.tensor import Tensor, ones, ones_like, tensor, zeros, zeros_like  # noqa: F401

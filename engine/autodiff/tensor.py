@@ -18,7 +18,8 @@ import weakref
 import numpy as np
 
 from engine import backend
-from engine.autodiff.function import _mode, backward as _backward_fn
+from engine.autodiff.function import _mode
+from engine.autodiff.function import backward as _backward_fn
 
 _new = object.__new__
 _SCALARS = (float, int, bool)
@@ -597,12 +598,43 @@ def ones_like(t, dtype=None, requires_grad=False):
 
 
 # The ops modules import Tensor from here; bind their names last to close the cycle.
-from engine.autodiff.ops.arithmetic import (  # noqa: E402
-    Add, Cast, Clone, Div, MatMul, Mul, Neg, Pow, Sub, pow)
+from engine.autodiff.ops.arithmetic import Add, Cast, Clone, Div, MatMul, Mul, Neg, Pow, Sub, pow  # noqa: E402
 from engine.autodiff.ops.elementwise import (  # noqa: E402
-    Abs, Cos, Exp, Log, Log1p, Relu, Sigmoid, Sin, Sqrt, Tanh, clip, maximum, minimum)
+    Abs,
+    Cos,
+    Exp,
+    Log,
+    Log1p,
+    Relu,
+    Sigmoid,
+    Sin,
+    Sqrt,
+    Tanh,
+    clip,
+    maximum,
+    minimum,
+)
 from engine.autodiff.ops.reductions import (  # noqa: E402
-    Max, Mean, Min, Sum, log_softmax, logsumexp, softmax, std, var)
+    Max,
+    Mean,
+    Min,
+    Sum,
+    log_softmax,
+    logsumexp,
+    softmax,
+    std,
+    var,
+)
 from engine.autodiff.ops.shape import (  # noqa: E402
-    Transpose, _index_key, expand, flatten, getitem, permute, reshape, squeeze, swapaxes,
-    transpose, unsqueeze)
+    Transpose,
+    _index_key,
+    expand,
+    flatten,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)

@@ -84,6 +84,7 @@ __all__ = [
     "DataFileError",
     "as_rng",
     "blob_centers",
+    "center_of_mass_align",
     "digits_split",
     "glyph_template",
     "housing_truth",

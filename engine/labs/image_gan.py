@@ -28,6 +28,7 @@ import numpy as np
 from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
 from engine.data import EpochSampler, digits_split
+from engine.gan_math import d_loss, g_loss
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot
@@ -194,32 +195,6 @@ class DigitGAN(Module):
 
 
 # -- losses -----------------------------------------------------------------------------------
-def d_loss(real_logits, fake_logits):
-    r""":math:`-\mathbb E \log D(x) - \mathbb E \log(1 - D(G(z)))` from logits (stable BCE)."""
-    xp = backend.xp_of(real_logits.data)
-    ones = xp.ones(real_logits.shape, real_logits.dtype)
-    zeros = xp.zeros(fake_logits.shape, fake_logits.dtype)
-    return (F.binary_cross_entropy_with_logits(real_logits, ones)
-            + F.binary_cross_entropy_with_logits(fake_logits, zeros))
-
-
-def g_loss(fake_logits, kind: str):
-    r"""Generator loss from :math:`D`'s logits on generated images.
-
-    ``non_saturating``: :math:`-\mathbb E \log D(G(z))`;
-    ``minimax``: :math:`\mathbb E \log(1 - D(G(z)))` (the book's game, as a loss to minimise).
-    """
-    xp = backend.xp_of(fake_logits.data)
-    if kind == "non_saturating":
-        return F.binary_cross_entropy_with_logits(
-            fake_logits, xp.ones(fake_logits.shape, fake_logits.dtype))
-    if kind == "minimax":
-        # log(1 - sigmoid(l)) = -BCE(l, 0)
-        return -F.binary_cross_entropy_with_logits(
-            fake_logits, xp.zeros(fake_logits.shape, fake_logits.dtype))
-    raise ValueError(f"GAN loss must be one of {', '.join(LOSSES)}, got {kind!r}")
-
-
 def interpolate(za: np.ndarray, zb: np.ndarray, n: int, kind: str) -> np.ndarray:
     r"""``n`` latent points from ``za`` to ``zb``.
 
@@ -381,7 +356,7 @@ class ImageGANLab(Lab):
                     fake = G(self._noise(real.shape[0]))
                 self.opt_d.zero_grad()
                 real_logits, fake_logits = D(real), D(fake)
-                loss_d = d_loss(real_logits, fake_logits)
+                loss_d = d_loss(real_logits, fake_logits, v["loss"])
                 ld = float(loss_d.item())
                 if not math.isfinite(ld):
                     return self._diverge(step, "discriminator", ld)
@@ -434,7 +409,7 @@ class ImageGANLab(Lab):
             self._run["d_accuracy"] = [float(0.5 * ((pr > 0.5).mean() + (pf < 0.5).mean()))]
             with no_grad(), np.errstate(over="ignore", invalid="ignore"):
                 lr_, lf_ = D(Tensor(self.Xtr_dev[xp.asarray(idx)])), D(fake)
-                self._run["loss_d"] = [float(d_loss(lr_, lf_).item())]
+                self._run["loss_d"] = [float(d_loss(lr_, lf_, self.values["loss"]).item())]
                 self._run["loss_g"] = [float(g_loss(lf_, self.values["loss"]).item())]
         h = self.hist
         h["step"].append(step)

@@ -95,8 +95,8 @@ class LinearRegressionLab(_SmallLab):
                    "them."),
         Param("lr", "float", 0.2, 1e-3, 3.0, log=True, label="step c", symbol="c",
               group="Gradient descent",
-              help="Step size c of gradient descent. GD diverges once c > 2/\u03bb\u2098\u2090\u2093 "
-                   "of the loss's Hessian (shown in the math)."),
+              help="Step size c of gradient descent. GD diverges once "
+                   "c > 2/\u03bb\u2098\u2090\u2093 of the loss's Hessian (shown in the math)."),
         Param("batch", "int", 0, 0, 64, step=1, label="batch size (0 = all)", symbol="|B|",
               group="Gradient descent",
               help="Mini-batch size |B| of SGD; 0 (or at least n) uses every point each "

@@ -24,8 +24,15 @@ import numpy as np
 
 from engine import backend, optim
 from engine.autodiff import Tensor, no_grad
-from engine.data import (DOMAIN, EpochSampler, load_points_csv, make_classification,
-                         make_surface_2d, n_classes, train_test_split)
+from engine.data import (
+    DOMAIN,
+    EpochSampler,
+    load_points_csv,
+    make_classification,
+    make_surface_2d,
+    n_classes,
+    train_test_split,
+)
 from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.io.onnx_export import export_onnx
 from engine.labs.base import Action, Lab, Param, Snapshot

@@ -15,12 +15,41 @@
 from engine.nn import functional, init  # noqa: F401
 from engine.nn.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
 from engine.nn.layers import (  # noqa: F401
-    ELU, AvgPool2d, BCELoss, BCEWithLogitsLoss, Conv1d, Conv2d, Conv3d, ConvTranspose2d,
-    CrossEntropyLoss, Dropout, Flatten, GlobalAvgPool2d, HuberLoss, Identity, L1Loss,
-    LeakyReLU, Linear, MaxPool2d, ModuleList, MSELoss, PReLU, ReLU, Sequential, Sigmoid,
-    Softmax, Softplus, Tanh)
+    ELU,
+    AvgPool2d,
+    BCELoss,
+    BCEWithLogitsLoss,
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose2d,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2d,
+    HuberLoss,
+    Identity,
+    L1Loss,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ModuleList,
+    MSELoss,
+    PReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from engine.nn.mlp import MLP, param_count  # noqa: F401
 from engine.nn.module import Module, Parameter  # noqa: F401
 from engine.nn.transformer import (  # noqa: F401
-    Embedding, LayerNorm, MultiheadAttention, TransformerDecoderLayer, TransformerEncoderLayer,
-    causal_mask)
+    Embedding,
+    LayerNorm,
+    MultiheadAttention,
+    TransformerDecoderLayer,
+    TransformerEncoderLayer,
+    causal_mask,
+)

@@ -19,8 +19,7 @@ import numpy as np
 from engine import backend
 from engine.autodiff.ops import conv as _conv
 from engine.autodiff.ops.arithmetic import Linear
-from engine.autodiff.ops.elementwise import (
-    clip, exp, log, log1p, relu, sigmoid, tanh, where)
+from engine.autodiff.ops.elementwise import clip, exp, log, log1p, relu, sigmoid, tanh, where
 from engine.autodiff.ops.reductions import log_softmax as _log_softmax
 from engine.autodiff.ops.reductions import softmax as _softmax
 from engine.autodiff.tensor import Tensor, _lift, _wrap

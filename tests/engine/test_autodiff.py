@@ -7,8 +7,16 @@ import pytest
 
 import engine.nn.functional as F
 from engine import autodiff as ad
-from engine.autodiff import (Function, Tensor, enable_grad, grad, gradcheck, is_grad_enabled,
-                             no_grad, tensor)
+from engine.autodiff import (
+    Function,
+    Tensor,
+    enable_grad,
+    grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    tensor,
+)
 
 
 def _leaf(shape, seed=0, dtype=np.float64):

@@ -10,8 +10,11 @@ from engine import vae_math as vm
 from engine.autodiff import Tensor, gradcheck
 from engine.io.model_file import ModelFileError, read_model
 from engine.labs.autoencoder import (
-    Autoencoder, AutoencoderLab, parse_hidden,
-    validate_autoencoder_config)
+    Autoencoder,
+    AutoencoderLab,
+    parse_hidden,
+    validate_autoencoder_config,
+)
 
 SMALL = dict(n_train=1000, hidden="64")
 

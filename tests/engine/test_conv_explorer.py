@@ -184,7 +184,7 @@ def test_depthwise_separable_arithmetic_matches_the_engine():
         assert mids @ win["pw"] + win["bias"] == pytest.approx(win["value"])
 
 
-# -- 9.5: transposed ---------------------------------------------------------------------------------
+# -- 9.5: transposed -------------------------------------------------------------------------------
 def test_transposed_book_vector():
     lab = _lab(mode="transposed")                  # y = [[1, 2], [3, 4]]
     _set_kernel(lab, np.arange(1, 10).reshape(3, 3))
@@ -245,7 +245,7 @@ def test_global_average_pooling():
 EXAMPLE_POOL_MEAN = float(np.mean([[2, 1, 1, 3], [4, 5, 2, 1], [1, 4, 5, 3], [5, 1, 7, 6]]))
 
 
-# -- kernels ----------------------------------------------------------------------------------------
+# -- kernels ---------------------------------------------------------------------------------------
 def test_presets():
     assert preset_kernel("sobel_x", 3).tolist() == [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
     assert preset_kernel("sobel_y", 3).tolist() == [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]

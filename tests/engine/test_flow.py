@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from engine.autodiff import Tensor, concatenate, gradcheck, no_grad
-from engine.flows import (RealNVP2D, affine_coupling, affine_coupling_inverse, gaussian_nll,
-                          validate_flow_config)
+from engine.flows import (
+    RealNVP2D,
+    affine_coupling,
+    affine_coupling_inverse,
+    gaussian_nll,
+    validate_flow_config,
+)
 from engine.io.model_file import ModelFileError
 from engine.labs.flow import FlowLab
 from engine.nn import functional as F

@@ -192,7 +192,7 @@ def test_autoencoder_builder_checks_its_model():
         autoencoder_to_onnx(DigitGAN(generator=np.random.default_rng(0)))
 
 
-# -- dispatch and files -----------------------------------------------------------------------------
+# -- dispatch and files ----------------------------------------------------------------------------
 def test_unsupported_models_and_options_are_refused_and_nothing_is_written(tmp_path):
     from engine.labs.flow import FlowLab
 

@@ -210,8 +210,12 @@ def test_mode_dropout_layer(mode, train_mean, eval_factor):
 def _logistic():
     w = Tensor(np.array([[1.0, -2.0]]))
     b = Tensor(np.array([0.0]))
-    model = lambda x: F.linear(x, w, b)
-    loss = lambda out, y: F.binary_cross_entropy_with_logits(out.reshape(-1), y)
+
+    def model(x):
+        return F.linear(x, w, b)
+
+    def loss(out, y):
+        return F.binary_cross_entropy_with_logits(out.reshape(-1), y)
     return model, loss
 
 

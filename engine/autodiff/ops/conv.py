@@ -352,7 +352,6 @@ class _AvgPoolGrad(Function):
 
     @staticmethod
     def forward(ctx, g, geom):
-        xp = backend.xp_of(g)
         x_shape, ksize, stride, padding = geom
         ctx.geom = geom
         share = g / math.prod(ksize)
