@@ -1172,7 +1172,7 @@ class ConvExplorerLab(Lab):
             titles["kernel"] = "Weights: 1 at arg-max"
             ktaps = np.array([[win["argmax"] % r, win["argmax"] // r]])
         oh, ow = res["out"].shape
-        titles["output"] = f"{name} pool {oh}\u00d7{ow}, cell ({i}, {j})"
+        titles["output"] = f"{name} pool output {oh}\u00d7{ow}, cell ({i}, {j})"
         pad_text = {}
         if kind == "max" and p:
             # Show the -inf that max pooling pads with (the picture shows 0 there).

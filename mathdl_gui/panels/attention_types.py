@@ -19,14 +19,8 @@ from PySide6 import QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
-from mathdl_gui.widgets.token_heatmap import (
-    HIGHLIGHT,
-    MAX_TOKENS,
-    SAMPLED,
-    WINDOW,
-    TokenHeatmap,
-    cosmetic_pen,
-)
+from mathdl_gui.widgets.style import HIGHLIGHT, cosmetic_pen
+from mathdl_gui.widgets.token_heatmap import MAX_TOKENS, SAMPLED, WINDOW, TokenHeatmap
 
 ALPHA = style.class_color(1)      # soft weights
 ENVELOPE = style.class_color(3)   # the local Gaussian
@@ -99,9 +93,11 @@ class AttentionTypesPanel(Panel):
         self._ctx_legend_key = None
 
         # -- temperature sweep (soft) or Monte Carlo error (hard) ------------------------------
+        # Both axes are thinning log axes (hard mode plots log y); soft mode starts linear in y.
         self.extra_w = style.make_plot("Weights vs temperature", "temperature T", "weight",
-                                       log_x=True)
+                                       log_x=True, log_y=True)
         self.extra = self.extra_w.getPlotItem()
+        self.extra.setLogMode(x=True, y=False)
         self.sweep = []
         for k in range(MAX_TOKENS):
             # PlotDataItem, not PlotCurveItem: only it follows the axes' log mode.

@@ -12,12 +12,12 @@ from PySide6 import QtCore, QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.style import HIGHLIGHT
 
 #: Colours of the graph (fixed across themes where they read on both).
 FORWARD = "#e69f00"      # a value computed in the forward pass
 GIVEN = "#8a8f98"        # a leaf: input, weight, bias or target (known from the start)
 BACKWARD_EDGE = "#d55e00"
-HIGHLIGHT = "#f0e442"
 LIGHT_OK, LIGHT_BAD = "#3ecf6a", "#e0533d"
 #: Gradient entries in text: red positive, blue negative (RdBu ends readable on each theme).
 GRAD_TEXT = {"dark": ("#f4a582", "#92c5de"), "light": ("#b2182b", "#2166ac")}

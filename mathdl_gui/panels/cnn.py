@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
 from mathdl_gui.widgets.mosaic import mosaic
+
+WORST_GAP = 6       # mosaic rows above each mistake (its caption) and columns between them
+CAPTION_PT = 8.0    # caption font size
+WORST_TIP = ("The test digits the network gets wrong with the highest confidence.<br>"
+             "Caption: true label \u2192 predicted label, then the predicted probability.")
 
 
 class CNNPanel(Panel):
@@ -87,7 +92,9 @@ class CNNPanel(Panel):
         ticks = [[(i + 0.5, str(i)) for i in range(10)]]
         self.conf.getAxis("bottom").setTicks(ticks)
         self.conf.getAxis("left").setTicks(ticks)
-        self.worst_w = style.make_plot("Confident mistakes (true\u2192pred.)", "", "")
+        # A short title (the plot is narrow); the tooltip says what the captions mean.
+        self.worst_w = style.make_plot("Confident mistakes", "", "")
+        self.worst_w.setToolTip(WORST_TIP)
         self.worst = self.worst_w.getPlotItem()
         self._bare(self.worst)
         self.worst.invertY(True)
@@ -96,6 +103,11 @@ class CNNPanel(Panel):
         self.worst_img.setColorMap(pg.colormap.get("CET-L1"))
         self.worst.addItem(self.worst_img)
         self.worst_labels = []
+        self._worst_layout = None
+        self._caption_font = QtGui.QFont()
+        self._caption_font.setPointSizeF(CAPTION_PT)
+        # Captions are sized in screen pixels: lay the tiles out again when the view resizes.
+        self.worst.getViewBox().sigResized.connect(self._worst_resized)
         for w in (self.loss_w, self.acc_w, self.conf_w, self.worst_w):
             bottom.addWidget(w)
 
@@ -208,19 +220,58 @@ class CNNPanel(Panel):
 
     def _draw_worst(self, d):
         imgs = np.asarray(d["worst_images"])
+        if len(imgs) == 0:
+            self._worst_layout = None
+            self._set_captions([], 1, (0, 0))
+            self.worst_img.clear()
+            self.worst_w.setToolTip(WORST_TIP)
+            return
+        true, pred, conf = d["worst_true"], d["worst_pred"], d["worst_conf"]
+        index = d.get("worst_index", [None] * len(imgs))
+        lines = [f"{t}\u2192{p} {c:.2f}" + ("" if i is None else f" (test image {i})")
+                 for t, p, c, i in zip(true, pred, conf, index)]
+        self.worst_w.setToolTip(WORST_TIP + "<br>" + "<br>".join(lines))
+        self._worst_layout = (imgs, list(zip(true, pred, conf)))
+        self._lay_out_worst()
+
+    def _worst_resized(self, *_):
+        if self._worst_layout is not None:
+            self._lay_out_worst()
+
+    def _lay_out_worst(self):
+        """Tile the mistakes with as many per row as makes them largest in the view, and
+        caption each "true\u2192pred. confidence", or only "true\u2192pred." where a tile is too
+        narrow on screen for the confidence (the tooltip lists everything)."""
+        imgs, items = self._worst_layout
+        n, h, w = imgs.shape
+        cell = (h + WORST_GAP, w + WORST_GAP)
+        vb = self.worst.getViewBox()
+        vw, vh = max(vb.width(), 1.0), max(vb.height(), 1.0)
+
+        def scale(c):            # screen pixels per image pixel with c tiles per row
+            return min(vw / (c * cell[1]), vh / (-(-n // c) * cell[0]))
+
+        cols = max(range(1, n + 1), key=lambda c: (scale(c), -c))
+        self.worst_img.setImage(mosaic(imgs, cols, normalise=False, gap=WORST_GAP),
+                                levels=(0, 1))
+        metrics = QtGui.QFontMetrics(self._caption_font)
+        full = [f"{t}\u2192{p} {c:.2f}" for t, p, c in items]
+        room = scale(cols) * cell[1] - 8          # some space between neighbours
+        texts = (full if max(metrics.horizontalAdvance(t) for t in full) <= room
+                 else [f"{t}\u2192{p}" for t, p, _ in items])
+        self._set_captions(texts, cols, cell)
+
+    def _set_captions(self, texts, cols, cell):
         for t in self.worst_labels:
             self.worst.removeItem(t)
         self.worst_labels = []
-        if len(imgs) == 0:
-            self.worst_img.clear()
-            return
-        cols, gap = 4, 6
-        self.worst_img.setImage(mosaic(imgs, cols, normalise=False, gap=gap), levels=(0, 1))
-        h = imgs.shape[1] + gap
         fg = style.theme()["foreground"]
-        for i, (t, p, c) in enumerate(zip(d["worst_true"], d["worst_pred"], d["worst_conf"])):
+        for i, text in enumerate(texts):
             r, col = divmod(i, cols)
-            item = pg.TextItem(f"{t}\u2192{p} {c:.2f}", color=fg, anchor=(0, 0))
-            item.setPos(col * h, r * h - 1)
+            # Bottom-left corner just above the tile, in the gap rows of its cell.
+            item = pg.TextItem(text, color=fg, anchor=(0, 1))
+            item.textItem.document().setDocumentMargin(0)
+            item.setFont(self._caption_font)         # (also re-anchors the text)
+            item.setPos(col * cell[1], r * cell[0] + WORST_GAP - 0.5)
             self.worst.addItem(item)
             self.worst_labels.append(item)

@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.style import HIGHLIGHT, cosmetic_pen
 
 #: Classes 0 and 1 take the first two palette colours; the same pair in both panels' legends.
 CLASS_COLORS = (style.class_color(0), style.class_color(1))
@@ -25,13 +26,6 @@ def _rgba(color: str, alpha: int) -> tuple:
     return (c.red(), c.green(), c.blue(), alpha)
 
 
-def _pen(color, width=2.0, dash=False):
-    pen = pg.mkPen(color, width=width)
-    if dash:
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-    return pen
-
-
 def _named(plot: pg.PlotItem, item, name: str):
     """Add ``item`` to ``plot`` and name it for CSV export (the legend is managed by hand)."""
     plot.addItem(item)
@@ -41,7 +35,7 @@ def _named(plot: pg.PlotItem, item, name: str):
 
 def _accent() -> str:
     """Yellow for checks and the normal arrow: bright on dark, deeper on light (readable)."""
-    return "#f0e442" if style.theme_name() == "dark" else "#b89400"
+    return HIGHLIGHT if style.theme_name() == "dark" else "#b89400"
 
 
 def _fmt(v: float) -> str:
@@ -96,10 +90,12 @@ class PerceptronPanel(Panel):
                                              _rgba(CLASS_COLORS[1], 55)], dtype=np.ubyte))
         self.region.setLevels((0, 1))
         self.plane.addItem(self.region)
-        self.prev_line = _named(self.plane, pg.PlotCurveItem(pen=_pen("#9a9a9a", 2, True)),
+        self.prev_line = _named(self.plane,
+                                pg.PlotCurveItem(pen=cosmetic_pen("#9a9a9a", 2, True)),
                                 "line before the correction")
-        self.line = _named(self.plane, pg.PlotCurveItem(pen=_pen(fg, 3)), "decision line s = 0")
-        self.arrow = _named(self.plane, pg.PlotCurveItem(pen=_pen(_accent(), 3),
+        self.line = _named(self.plane, pg.PlotCurveItem(pen=cosmetic_pen(fg, 3)),
+                           "decision line s = 0")
+        self.arrow = _named(self.plane, pg.PlotCurveItem(pen=cosmetic_pen(_accent(), 3),
                                                          connect="finite"),
                             "normal (w\u2081, w\u2082)")
         self.classes = [
@@ -126,7 +122,7 @@ class PerceptronPanel(Panel):
         self.progress_w = style.make_plot("Mistakes per epoch", "epoch", "mistakes")
         self.progress = self.progress_w.getPlotItem()
         self.mistakes = _named(self.progress, pg.PlotDataItem(
-            pen=_pen(CLASS_COLORS[1], 2), symbol="o", symbolSize=7,
+            pen=cosmetic_pen(CLASS_COLORS[1], 2), symbol="o", symbolSize=7,
             symbolBrush=CLASS_COLORS[1], symbolPen=None), "mistakes per epoch")
         self.partial = _named(self.progress, pg.ScatterPlotItem(
             size=9, brush=None, pen=pg.mkPen(CLASS_COLORS[1], width=1.5)),
@@ -136,9 +132,9 @@ class PerceptronPanel(Panel):
         self.progress.layout.addItem(self.progress_legend, 4, 1)  # under the curve
         self.progress_legend.addItem(self.mistakes, "finished epochs")
         self.progress_legend.addItem(self.partial, "epoch in progress (so far)")
-        self.b_curve = _named(self.progress, pg.PlotDataItem(pen=_pen(CLASS_COLORS[1], 2)),
+        self.b_curve = _named(self.progress, pg.PlotDataItem(pen=cosmetic_pen(CLASS_COLORS[1], 2)),
                               "rows right")
-        self.b_mark = pg.InfiniteLine(angle=90, pen=_pen(WRONG, 2, True), movable=False,
+        self.b_mark = pg.InfiniteLine(angle=90, pen=cosmetic_pen(WRONG, 2, True), movable=False,
                                       label="b", labelOpts={"position": 0.92, "color": WRONG})
         self.progress.addItem(self.b_mark)
         self.table = QtWidgets.QLabel()
@@ -352,20 +348,21 @@ class ActivationsPanel(Panel):
             self.bands.append(band)
         self.band_sample = pg.BarGraphItem(x=[0], height=[1], width=1,
                                            brush=_rgba("#9a9a9a", 90), pen=None)
-        self.overlay = [_named(self.act, pg.PlotCurveItem(pen=_pen(faint, 1.5)), f"other {k}")
+        self.overlay = [_named(self.act, pg.PlotCurveItem(pen=cosmetic_pen(faint, 1.5)),
+                               f"other {k}")
                         for k in range(N_OVERLAY)]
         self.overlay_text = []
         for _ in range(N_OVERLAY):
             t = pg.TextItem(color=faint, anchor=(1, 1))
             self.act.addItem(t)
             self.overlay_text.append(t)
-        self.f = _named(self.act, pg.PlotCurveItem(pen=_pen(F_COLOR, 3)), "f")
-        self.df = _named(self.act, pg.PlotCurveItem(pen=_pen(DF_COLOR, 2.5)), "f' formula")
-        self.dparam = _named(self.act, pg.PlotCurveItem(pen=_pen(PARAM_COLOR, 2, True)),
+        self.f = _named(self.act, pg.PlotCurveItem(pen=cosmetic_pen(F_COLOR, 3)), "f")
+        self.df = _named(self.act, pg.PlotCurveItem(pen=cosmetic_pen(DF_COLOR, 2.5)), "f' formula")
+        self.dparam = _named(self.act, pg.PlotCurveItem(pen=cosmetic_pen(PARAM_COLOR, 2, True)),
                              "df/dalpha")
         self.df_auto = _named(self.act, pg.ScatterPlotItem(size=6, brush=CHECK_COLOR,
                                                            pen=None), "f' autodiff")
-        self.act_tangent = _named(self.act, pg.PlotCurveItem(pen=_pen(fg, 1.5, True)),
+        self.act_tangent = _named(self.act, pg.PlotCurveItem(pen=cosmetic_pen(fg, 1.5, True)),
                                   "tangent at the probe")
         self.act_probe = _named(self.act, pg.ScatterPlotItem(size=11, brush=fg,
                                                              pen=pg.mkPen("#000000")),
@@ -378,7 +375,7 @@ class ActivationsPanel(Panel):
         self.smx_w = style.make_plot("Softmax probabilities", "class k", "s\u2096")
         self.smx = self.smx_w.getPlotItem()
         self.bars_t1 = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush=None,
-                                       pen=_pen(faint, 1.5, True))
+                                       pen=cosmetic_pen(faint, 1.5, True))
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.55, brush=F_COLOR, pen=None)
         self.smx.addItem(self.bars_t1)
         self.smx.addItem(self.bars)
@@ -412,26 +409,26 @@ class ActivationsPanel(Panel):
         # -- loss L and its slope --------------------------------------------------------------
         self.loss_w = style.make_plot("Loss and its slope", "r", "L")
         self.loss = self.loss_w.getPlotItem()
-        self.loss_overlay = [_named(self.loss, pg.PlotCurveItem(pen=_pen(faint, 1.5)),
+        self.loss_overlay = [_named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(faint, 1.5)),
                                     f"other loss {k}") for k in range(3)]
         self.loss_overlay_text = []
         for _ in range(3):
             t = pg.TextItem(color=faint, anchor=(1, 1))
             self.loss.addItem(t)
             self.loss_overlay_text.append(t)
-        self.ceiling = pg.InfiniteLine(angle=0, pen=_pen(WRONG, 1.5, True), movable=False,
+        self.ceiling = pg.InfiniteLine(angle=0, pen=cosmetic_pen(WRONG, 1.5, True), movable=False,
                                        label="ln 2", labelOpts={"position": 0.06,
                                                                 "color": WRONG})
         self.loss.addItem(self.ceiling)
         self.loss_items = {
-            "L": _named(self.loss, pg.PlotCurveItem(pen=_pen(F_COLOR, 3)), "L"),
-            "L2": _named(self.loss, pg.PlotCurveItem(pen=_pen(P_COLOR, 2.5, True)), "L2"),
-            "dL": _named(self.loss, pg.PlotCurveItem(pen=_pen(DF_COLOR, 2.5)), "dL"),
-            "dL2": _named(self.loss, pg.PlotCurveItem(pen=_pen(Q_COLOR, 2, True)), "dL2"),
+            "L": _named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(F_COLOR, 3)), "L"),
+            "L2": _named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(P_COLOR, 2.5, True)), "L2"),
+            "dL": _named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(DF_COLOR, 2.5)), "dL"),
+            "dL2": _named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(Q_COLOR, 2, True)), "dL2"),
         }
         self.loss_check = _named(self.loss, pg.ScatterPlotItem(size=6, brush=CHECK_COLOR,
                                                                pen=None), "check")
-        self.loss_tangent = _named(self.loss, pg.PlotCurveItem(pen=_pen(fg, 1.5, True)),
+        self.loss_tangent = _named(self.loss, pg.PlotCurveItem(pen=cosmetic_pen(fg, 1.5, True)),
                                    "tangent at the probe")
         self.loss_probe = _named(self.loss, pg.ScatterPlotItem(size=11, brush=fg,
                                                                pen=pg.mkPen("#000000")),
@@ -445,15 +442,15 @@ class ActivationsPanel(Panel):
                                      "density, integrand")
         self.div = self.div_w.getPlotItem()
         self.div_items = {
-            "p": _named(self.div, pg.PlotCurveItem(pen=_pen(P_COLOR, 2.5), fillLevel=0,
+            "p": _named(self.div, pg.PlotCurveItem(pen=cosmetic_pen(P_COLOR, 2.5), fillLevel=0,
                                                    brush=_rgba(P_COLOR, 50)), "p"),
-            "q": _named(self.div, pg.PlotCurveItem(pen=_pen(Q_COLOR, 2.5), fillLevel=0,
+            "q": _named(self.div, pg.PlotCurveItem(pen=cosmetic_pen(Q_COLOR, 2.5), fillLevel=0,
                                                    brush=_rgba(Q_COLOR, 50)), "q"),
-            "kl_pq": _named(self.div, pg.PlotCurveItem(pen=_pen(F_COLOR, 2)),
+            "kl_pq": _named(self.div, pg.PlotCurveItem(pen=cosmetic_pen(F_COLOR, 2)),
                             "p log(p/q)"),
-            "kl_qp": _named(self.div, pg.PlotCurveItem(pen=_pen(DF_COLOR, 2)),
+            "kl_qp": _named(self.div, pg.PlotCurveItem(pen=cosmetic_pen(DF_COLOR, 2)),
                             "q log(q/p)"),
-            "js": _named(self.div, pg.PlotCurveItem(pen=_pen(CHECK_COLOR, 2.5, True)),
+            "js": _named(self.div, pg.PlotCurveItem(pen=cosmetic_pen(CHECK_COLOR, 2.5, True)),
                          "JS integrand"),
         }
         self.div_legend = style.add_legend(self.div)
@@ -470,7 +467,8 @@ class ActivationsPanel(Panel):
         self.val.addItem(self.val_bars)
         self.val_tops = _named(self.val, pg.ScatterPlotItem(size=1, pen=None, brush=fg),
                                "value")
-        self.val_ceiling = pg.InfiniteLine(angle=0, pen=_pen(WRONG, 1.5, True), movable=False,
+        self.val_ceiling = pg.InfiniteLine(angle=0, pen=cosmetic_pen(WRONG, 1.5, True),
+                                           movable=False,
                                            label="ln 2", labelOpts={"position": 0.5,
                                                                     "color": WRONG})
         self.val.addItem(self.val_ceiling)

@@ -26,9 +26,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from mathdl_gui.panels.base import Panel
 from mathdl_gui.widgets import style
 from mathdl_gui.widgets.heat_view import HeatView
+from mathdl_gui.widgets.style import HIGHLIGHT, cosmetic_pen
 from mathdl_gui.widgets.token_heatmap import TokenHeatmap
 
-HIGHLIGHT = "#f0e442"
 STAGE_GAP = 1.3            # x distance between the pipeline's columns (bars are <= 1 long)
 MAX_ROWS = 16
 #: Colours of the pipeline's columns: w_{t-1} grey, then one colour per stage.
@@ -39,14 +39,6 @@ VECTOR_COLORS = {"key": style.class_color(4), "read": style.class_color(0),
 EMPTY_LABELS = {"xy": np.zeros((0, 2)), "text": ()}
 #: The first stage (index into the lab's six) at which each pipeline column is known.
 COLUMN_STAGE = (0, 0, 1, 2, 3)
-
-
-def _pen(color, width=2.0, dash=False):
-    pen = pg.mkPen(color, width=width)
-    if dash:
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-    pen.setCosmetic(True)
-    return pen
 
 
 class NTMPanel(Panel):
@@ -82,11 +74,11 @@ class NTMPanel(Panel):
         self.pipe_bars = pg.BarGraphItem(x0=[0], y=[0], height=[0.7], width=[0], pen=None)
         self.pipe_bars.opts["name"] = "weights"
         self.pipe.addItem(self.pipe_bars)
-        self.pipe_frames = pg.PlotCurveItem(pen=_pen(fg, 1, dash=True), connect="pairs")
+        self.pipe_frames = pg.PlotCurveItem(pen=cosmetic_pen(fg, 1, dash=True), connect="pairs")
         self.pipe_frames.opts["name"] = "column frames"
         self.pipe.addItem(self.pipe_frames)
         self.pipe_now = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
-        self.pipe_now.setPen(_pen(HIGHLIGHT, 2.5))
+        self.pipe_now.setPen(cosmetic_pen(HIGHLIGHT, 2.5))
         self.pipe_now.setZValue(10)
         self.pipe.addItem(self.pipe_now)
         self.pipe_text = []
@@ -121,7 +113,7 @@ class NTMPanel(Panel):
             b.opts["name"] = label
             self.vec.addItem(b)
             self.vec_bars[name] = b
-        self.vec.addItem(pg.InfiniteLine(pos=0, angle=0, pen=_pen(fg, 1)))
+        self.vec.addItem(pg.InfiniteLine(pos=0, angle=0, pen=cosmetic_pen(fg, 1)))
         self.vec_legend = style.add_legend(self.vec)
         for name, label in (("key", "key k"), ("read", "read r\u209c"), ("erase", "erase e"),
                             ("add", "add a")):
@@ -162,9 +154,9 @@ class NTMPanel(Panel):
         self.loss_w = style.make_plot("Training loss", "step", "cross-entropy per bit",
                                       log_y=True)
         self.loss = self.loss_w.getPlotItem()
-        self.loss_curve = self.loss.plot(pen=_pen(style.series_color("train"), 1.5),
+        self.loss_curve = self.loss.plot(pen=cosmetic_pen(style.series_color("train"), 1.5),
                                          name="training batch")
-        self.loss_smooth = self.loss.plot(pen=_pen(style.series_color("test"), 2.5),
+        self.loss_smooth = self.loss.plot(pen=cosmetic_pen(style.series_color("test"), 2.5),
                                           name="test: wrong bits per sequence")
         self.loss_legend = style.add_legend(self.loss)
         self.loss_legend.addItem(self.loss_curve, "train loss")

@@ -7,13 +7,15 @@ Display only: every value, label and mark comes from the labs' snapshots.
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.style import HIGHLIGHT, cosmetic_pen
 
-HIGHLIGHT = "#f0e442"      # the window, the current cell, the taps in use
 FRAME = "#bbbbbb"          # outline of the unpadded image inside the padded one
 POOL_RECTS = 8             # window outlines kept ready (one per tiled slice)
 
@@ -68,6 +70,45 @@ class PaintImage(pg.ImageItem):
         self._emit(ev.pos())
 
 
+def break_title(text: str, metrics: QtGui.QFontMetrics, width: int):
+    """``text`` as one line, or two, for ``width`` pixels in ``metrics``' font.
+
+    A text too wide for one line breaks at a space: after a colon or comma if that fits (the
+    detail goes to the second line), else outside brackets and not at an "=" if that fits,
+    else where the wider line is narrowest.
+
+    Returns
+    -------
+    tuple
+        ``(lines, quality)``: the lines (not elided); quality 0 when they fit at a good
+        break, 1 when they fit only at a poor one (inside brackets, at an "="), 2 when they
+        do not fit.
+    """
+    if metrics.horizontalAdvance(text) <= width:
+        return (text,), 0
+    best = None
+    for k, ch in enumerate(text):
+        if ch != " ":
+            continue
+        head, tail = text[:k].rstrip(), text[k + 1:].lstrip()
+        if not head or not tail:
+            continue
+        if head.endswith((":", ",")):
+            tier = 0
+        elif head.count("(") > head.count(")") or head.endswith("=") or tail.startswith("="):
+            tier = 2
+        else:
+            tier = 1
+        wider = max(metrics.horizontalAdvance(head), metrics.horizontalAdvance(tail))
+        rank = (wider > width, tier, wider)
+        if best is None or rank < best[0]:
+            best = (rank, (head.rstrip(","), tail))
+    if best is None:
+        return (text,), 2
+    (too_wide, tier, _), lines = best
+    return lines, 2 if too_wide else int(tier == 2)
+
+
 class HeatView:
     """One titled heatmap with a colour bar, cell labels and overlay marks.
 
@@ -89,18 +130,16 @@ class HeatView:
         # Keep room for the bar's tick labels: a squeezed column clips "0.8" to "0".
         self.plot.layout.setColumnMinimumWidth(5, 62)
         self._signed = False
-        pen = pg.mkPen(HIGHLIGHT, width=3)
-        pen.setCosmetic(True)
-        dashed = pg.mkPen(FRAME, width=1.5, style=QtCore.Qt.PenStyle.DashLine)
-        dashed.setCosmetic(True)
+        pen = cosmetic_pen(HIGHLIGHT, 3)
+        dashed = cosmetic_pen(FRAME, 1.5, dash=True)
         self.rects = [self._rect(pen, 10) for _ in range(POOL_RECTS)]
         self.frames = [self._rect(dashed, 9) for _ in range(POOL_RECTS)]
         # Taps: thin cell outlines inside the window (they show dilation's gaps without
         # hiding the numbers); marks: thicker cell outlines (the current cell, taps in use).
         self.taps = pg.ScatterPlotItem(pxMode=False, size=0.8, symbol="s", brush=None,
-                                       pen=pg.mkPen(HIGHLIGHT, width=1.2))
+                                       pen=cosmetic_pen(HIGHLIGHT, 1.2))
         self.marks = pg.ScatterPlotItem(pxMode=False, size=0.92, symbol="s", brush=None,
-                                        pen=pg.mkPen(HIGHLIGHT, width=2.5))
+                                        pen=cosmetic_pen(HIGHLIGHT, 2.5))
         for item, z in ((self.taps, 12), (self.marks, 11)):
             item.setZValue(z)
             self.plot.addItem(item)
@@ -110,6 +149,13 @@ class HeatView:
         # Label size depends on the cell size on screen: refit when the view is resized.
         self.plot.getViewBox().sigResized.connect(self._resized)
         self._title = None
+        self._title_pt = float(self.plot.titleLabel.opts.get("size", "11pt")[:-2])
+        # Centre the lines of a two-line title on each other (set_title fixes the text width
+        # that alignment needs).
+        doc = self.plot.titleLabel.item.document()
+        option = doc.defaultTextOption()
+        option.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        doc.setDefaultTextOption(option)
         self._ticks = None
         self._shape = None
         self._font_pt = None
@@ -124,20 +170,39 @@ class HeatView:
         return item
 
     def set_title(self, title):
-        """Set the title, elided to the plot's width (a wider title would set the plot's
+        """Set the title, fitted to the plot's width (a wider title would set the plot's
         minimum width and push its colour bar out of the widget); the full text is the
-        tooltip."""
+        tooltip.  A title too wide for one line breaks into two (see :func:`break_title`),
+        in a font up to 2 pt smaller if that breaks it better; only then are lines elided."""
         # The title sits above the view column only: the widget less the left axis and the
-        # colour bar (about 130 px).  Measured on the widget, not the view: a too-long title
-        # would itself keep the view from shrinking.
-        width = self.widget.width() - 130
+        # colour bar (about 130 px), less some slack.  Measured on the widget, not the view:
+        # a too-long title would itself keep the view from shrinking.
+        width = int(max(40, self.widget.width() - 140))
         font = QtGui.QFont(self.plot.titleLabel.item.font())
-        font.setPointSizeF(float(self.plot.titleLabel.opts.get("size", "11pt")[:-2]))
-        shown = QtGui.QFontMetrics(font).elidedText(
-            title, QtCore.Qt.TextElideMode.ElideRight, int(max(40, width - 10)))
-        if (title, shown) != self._title:
-            self._title = (title, shown)
-            self.plot.setTitle(shown)
+        best = None
+        for pt in (self._title_pt, self._title_pt - 1, self._title_pt - 2):
+            font.setPointSizeF(pt)
+            metrics = QtGui.QFontMetrics(font)
+            lines, quality = break_title(title, metrics, width)
+            # The largest font that breaks well; else the largest that fits; else the smallest.
+            if best is None or quality < best[0] or quality == best[0] == 2:
+                best = (quality, pt, lines, metrics)
+            if quality == 0:
+                break
+        _, pt, lines, metrics = best
+        lines = tuple(metrics.elidedText(line, QtCore.Qt.TextElideMode.ElideRight, width)
+                      for line in lines)
+        if (title, lines, pt) != self._title:
+            self._title = (title, lines, pt)
+            item = self.plot.titleLabel.item
+            item.setTextWidth(-1)            # lay the new text out at its natural width
+            self.plot.setTitle("<br>".join(html.escape(line, quote=False) for line in lines),
+                               size=f"{pt:g}pt")
+            item.setTextWidth(item.document().idealWidth())    # so that lines can centre
+            # setTitle fixes the title row at one line's height: make room for a second.
+            height = 30 + (len(lines) - 1) * metrics.lineSpacing()
+            self.plot.titleLabel.setMaximumHeight(height)
+            self.plot.layout.setRowFixedHeight(0, height)
             self.widget.setToolTip(title)
 
     def set_ticks(self, ticks, origin=(0, 0)):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 THEMES = {
     "dark": dict(background="#1b1d21", foreground="#d6d6d6", window="#25272c", base="#1b1d21",
@@ -28,6 +28,9 @@ _FALLBACK = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "
 CLASS_COLORS = ("#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#f0e442", "#d55e00",
                 "#0072b2", "#999999", "#8c6d31", "#b5e8a8")
 
+#: The highlight yellow: the explained row, the current window or cell, the step in focus.
+HIGHLIGHT = "#f0e442"
+
 _current = {"theme": "dark"}
 
 
@@ -50,6 +53,29 @@ def series_color(kind: str, index: int = 0) -> str:
 def class_color(index: int) -> str:
     """The app-wide colour of class ``index``."""
     return CLASS_COLORS[int(index) % len(CLASS_COLORS)]
+
+
+def cosmetic_pen(color, width: float = 2.0, dash: bool = False) -> QtGui.QPen:
+    """A pen of ``width`` screen pixels at any zoom (cosmetic), solid or dashed.
+
+    Parameters
+    ----------
+    color
+        Anything :func:`pyqtgraph.mkPen` takes as a colour.
+    width : float, optional
+        Line width in screen pixels.
+    dash : bool, optional
+        Dashed instead of solid.
+
+    Returns
+    -------
+    PySide6.QtGui.QPen
+    """
+    pen = pg.mkPen(color, width=width)
+    if dash:
+        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    return pen
 
 
 def class_probability_image(probs: np.ndarray) -> np.ndarray:
@@ -100,17 +126,24 @@ class ThinLogAxis(pg.AxisItem):
 
     pyqtgraph labels every minor tick (2..9 of each decade) when a log axis spans fewer than
     three decades, which piles the labels on top of each other on a short plot.  Here the
-    minor ticks drop to 1-2-5 per decade, then to the decades alone, as the axis gets shorter.
+    minor ticks drop to 1-2-5 per decade, then to the decades alone, as the axis gets shorter:
+    when there are more labels than about one per 30 px, or when the closest two (9 and the
+    next decade; 1 and 2 of 1-2-5) would sit nearer than a label needs (its height on a
+    vertical axis, its width on a horizontal one).
     """
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):
         fit = max(2, int(size // 30))          # about one label per 30 px
+        room = 20.0 if self.orientation in ("top", "bottom") else 14.0   # px between labels
+        per_decade = size / max(maxVal - minVal, 1e-9)
         out = []
         for spacing, vals in super().logTickValues(minVal, maxVal, size, stdTicks):
-            if spacing is None and len(vals) > fit:
+            if spacing is None and (len(vals) > fit or per_decade * np.log10(10 / 9) < room):
                 mant = np.rint(10 ** (np.asarray(vals) % 1.0)).astype(int)
                 keep = [v for v, m in zip(vals, mant) if m in (1, 2, 5)]
-                vals = keep if len(keep) <= fit else [v for v, m in zip(vals, mant) if m == 1]
+                if len(keep) > fit or per_decade * np.log10(2) < room:
+                    keep = [v for v, m in zip(vals, mant) if m == 1]
+                vals = keep
             out.append((spacing, vals))
         return out
 

@@ -1,6 +1,6 @@
 """Token heatmaps: :class:`TokenHeatmap`, a matrix with named rows and columns, a colour bar,
 optional cell values, an outlined row, dashed per-row windows, circled cells and vertical
-lines; and :func:`cosmetic_pen`, the pen its outlines are drawn with.
+lines (outlines drawn with :func:`mathdl_gui.widgets.style.cosmetic_pen`).
 
 The attention-types panel (score and weight matrices) and the neural Turing machine's copy-task
 page draw with it.  Display only: every value and mark comes from the labs' snapshots.
@@ -12,34 +12,11 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from mathdl_gui.widgets import style
+from mathdl_gui.widgets.style import HIGHLIGHT, cosmetic_pen
 
-HIGHLIGHT = "#f0e442"      # the explained query's row
 WINDOW = "#ff8c69"         # local windows
 SAMPLED = style.class_color(0)    # hard-attention samples
 MAX_TOKENS = 16            # rows (tokens) the pools are built for
-
-
-def cosmetic_pen(color, width=2.0, dash=False):
-    """A pen of ``width`` screen pixels at any zoom (cosmetic), solid or dashed.
-
-    Parameters
-    ----------
-    color
-        Anything :func:`pyqtgraph.mkPen` takes as a colour.
-    width : float, optional
-        Line width in screen pixels.
-    dash : bool, optional
-        Dashed instead of solid.
-
-    Returns
-    -------
-    PySide6.QtGui.QPen
-    """
-    pen = pg.mkPen(color, width=width)
-    if dash:
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-    pen.setCosmetic(True)
-    return pen
 
 
 def _fmt(v: float) -> str:

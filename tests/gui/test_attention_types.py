@@ -74,3 +74,18 @@ def test_local_windows_and_hard_samples_are_marked(panel, qtbot):
     assert not any(r.isVisible() for r in panel.weights.windows)
     assert len(panel.weights.samples.getData()[0]) == 0
     assert not panel.freq_bars.isVisible()
+
+
+def test_hard_error_plot_thins_both_log_axes(panel, qtbot):
+    from mathdl_gui.widgets.style import ThinLogAxis
+
+    lab = AttentionTypesLab(seed=0, kind="hard")
+    lab.step(20)
+    _show(panel, qtbot, lab)
+    for name in ("left", "bottom"):
+        axis = panel.extra.getAxis(name)
+        assert isinstance(axis, ThinLogAxis) and axis.logMode
+    lab = AttentionTypesLab(seed=0)
+    lab.step(2)
+    _show(panel, qtbot, lab)
+    assert not panel.extra.getAxis("left").logMode and panel.extra.getAxis("bottom").logMode

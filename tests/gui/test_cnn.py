@@ -56,3 +56,25 @@ def test_mosaic_tiles_in_rows_with_gaps():
     m = mosaic(tiles, cols=2, normalise=False, gap=1)
     assert m.shape == (3 * 3, 2 * 4)
     assert m[1, 0] == 1 and m[1, 4] == 2 and m[4, 0] == 3 and np.isnan(m[0, 0])
+
+
+def test_mistake_captions_do_not_overlap_and_the_title_fits(panel, qtbot):
+    lab = CNNLab(seed=0, n_train=500)
+    lab.step(20)
+    snap = lab.snapshot()
+    assert len(snap.data["worst_images"]) >= 4
+    for size in ((1200, 800), (800, 500)):
+        panel.resize(*size)
+        qtbot.wait(20)
+        panel.render(snap)
+        qtbot.wait(20)
+        assert len(panel.worst_labels) == len(snap.data["worst_images"])
+        rects = [t.mapRectToScene(t.boundingRect()) for t in panel.worst_labels]
+        for i, a in enumerate(rects):
+            for b in rects[i + 1:]:
+                assert not a.intersects(b), (a, b)
+        title = panel.worst.titleLabel
+        assert title.item.boundingRect().width() <= panel.worst_w.width()
+    tip = panel.worst_w.toolTip()
+    t, p = snap.data["worst_true"][0], snap.data["worst_pred"][0]
+    assert f"{t}\u2192{p} {snap.data['worst_conf'][0]:.2f}" in tip

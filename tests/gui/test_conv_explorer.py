@@ -158,3 +158,31 @@ def test_dragging_paints_each_cell_once(panel, qtbot):
     cols = [kw["x"] for name, kw in got if name == "paint"]
     assert cols == [2, 3, 4, 5] and all(kw["y"] == 4 for _, kw in got)
     assert panel.input.plot.vb.state["mouseEnabled"] == [False, False]   # no panning
+
+
+def test_a_long_title_breaks_into_two_lines_instead_of_losing_its_end(panel, qtbot):
+    lab = ConvExplorerLab(seed=0, mode="pooling")
+    lab.step(3)
+    panel.render(lab.snapshot())
+    qtbot.wait(20)
+    panel.render(lab.snapshot())
+    title = lab.snapshot().data["titles"]["kernel"]
+    shown = panel.kernel.plot.titleLabel.text
+    assert "\u2026" not in shown
+    assert shown.replace("<br>", " ") == title
+    assert panel.kernel.widget.toolTip() == title
+
+
+def test_break_title_prefers_a_colon_and_keeps_brackets_together(qapp):
+    from mathdl_gui.widgets.heat_view import break_title
+
+    metrics = QtGui.QFontMetrics(QtGui.QFont())
+    short = "Input 4\u00d74"
+    assert break_title(short, metrics, 1000) == ((short,), 0)
+    text = "Weights: 1 at arg-max"
+    width = metrics.horizontalAdvance("1 at arg-max") + 2
+    assert break_title(text, metrics, width) == (("Weights:", "1 at arg-max"), 0)
+    text = "1\u00d71 kernel (C = 3 weights)"
+    width = metrics.horizontalAdvance("(C = 3 weights)") + 2
+    assert break_title(text, metrics, width) == (("1\u00d71 kernel", "(C = 3 weights)"), 0)
+    assert break_title(text, metrics, 10)[1] == 2
