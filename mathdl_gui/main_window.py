@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine import backend
 from engine.io import experiment
+from engine.labs import replay
 from mathdl_gui import registry
 from mathdl_gui.widgets import style
 from mathdl_gui.widgets.math_view import MathView
@@ -127,8 +128,14 @@ class MainWindow(QtWidgets.QMainWindow):
             else QtWidgets.QStyle.StandardPixmap.SP_MediaPlay) for on in (True, False)}
         self.act_play.setIcon(self._icons[False])
         self.act_step = self._action("Step", "S", self.step_once, "Advance one step")
+        self.act_back = self._action("Back", "Shift+S", self.step_back,
+                                     "Go back one frame (steps/frame steps), keeping the "
+                                     "changes made until then: the run is replayed")
+        self.act_undo = self._action("Undo", "Ctrl+Z", self.undo,
+                                     "Undo the last change (a param, a click, a drawing, a "
+                                     "reset): back to the moment before it")
         self.act_reset = self._action("Reset", "R", self.reset, "Restart with the seed shown")
-        for a in (self.act_play, self.act_step, self.act_reset):
+        for a in (self.act_play, self.act_step, self.act_back, self.act_undo, self.act_reset):
             tb.addAction(a)
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" steps/frame "))
@@ -443,6 +450,51 @@ class MainWindow(QtWidgets.QMainWindow):
         return self._model_file_op("Export ONNX", path, f"{self.entry.name}.onnx",
                                    "ONNX (*.onnx)", True, lambda lab, p: lab.export_onnx(p))
 
+    def undo(self) -> bool:
+        """Replace the lab by its state just before its last change (replayed)."""
+        return self._rebuild("Undoing", replay.undo)
+
+    def step_back(self) -> bool:
+        """Replace the lab by the same run one frame (``steps/frame`` steps) earlier."""
+        n = self.speed.value()
+        return self._rebuild("Stepping back", lambda rec, report: replay.step_back(rec, n, report))
+
+    def _rebuild(self, label: str, make) -> bool:
+        """Pause, copy the lab's journal on its thread, rebuild it here with
+        ``make(record, report)`` (a progress dialog shows long replays; Cancel stops), then
+        swap the new lab in.  Any error leaves the current lab as it was."""
+        if self.worker is None:
+            return False
+        self.worker.send("pause")
+        try:
+            record = self.worker.call(replay.Record.of)
+            lab = self._with_progress(f"{label}…", lambda report: make(record, report))
+        except (ValueError, TimeoutError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.seed_box.setValue(lab.seed)
+        self.open_lab(lab.name, lab=lab, autoplay=False)
+        self.statusBar().showMessage(f"Back at step {lab.step_count}", 4000)
+        return True
+
+    def _with_progress(self, label: str, run):
+        """Run ``run(report)`` with a progress dialog that appears after half a second;
+        ``report(done, total)`` updates it and raises ``ValueError`` on Cancel."""
+        progress = QtWidgets.QProgressDialog(label, "Cancel", 0, 1, self)
+        progress.setMinimumDuration(500)
+
+        def report(done, total):
+            progress.setMaximum(max(total, 1))
+            progress.setValue(done)
+            QtWidgets.QApplication.processEvents()
+            if progress.wasCanceled():
+                raise ValueError("cancelled")
+
+        try:
+            return run(report)
+        finally:
+            progress.close()
+
     def open_experiment(self, path: str | None = None):
         if path is None:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open experiment", "",
@@ -455,19 +507,10 @@ class MainWindow(QtWidgets.QMainWindow):
             if doc["lab"] != self.entry.name:
                 self.open_lab(registry.get(doc["lab"]).name, autoplay=False)
                 lab_cls = self.entry.lab_class()
-            progress = QtWidgets.QProgressDialog("Replaying experiment\u2026", "Cancel", 0,
-                                                 max(doc["step"], 1), self)
-            progress.setMinimumDuration(500)
-
-            def report(done, total):
-                progress.setMaximum(max(total, 1))   # a journal can replay more steps
-                progress.setValue(done)
-                QtWidgets.QApplication.processEvents()
-                if progress.wasCanceled():
-                    raise ValueError("loading cancelled")
-
-            lab = experiment.load_experiment(path, lab_cls, self.backend_name, report)
-            progress.close()
+            lab = self._with_progress(
+                "Replaying experiment\u2026",
+                lambda report: experiment.load_experiment(path, lab_cls, self.backend_name,
+                                                          report))
         except ValueError as exc:
             self.show_error(f"Could not open experiment: {exc}")
             return False

@@ -15,12 +15,10 @@ record (and for CSV/analysis).
 """
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import numpy as np
 
 from engine.io.atomic import write_text
 from engine.labs.base import Lab
+from engine.labs.replay import replay
 
 FORMAT = "mathdl-experiment"
 VERSION = 2
@@ -181,6 +180,9 @@ def _check_journal(doc: dict, lab_cls: type[Lab], name: str) -> tuple[dict, list
         at = e.get("at")
         if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at <= MAX_STEPS:
             raise ValueError(f"{name}: {where}: step 'at' must be in [0, {MAX_STEPS}]")
+        after = e.get("after", at)
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_STEPS:
+            raise ValueError(f"{name}: {where}: step 'after' must be in [0, {MAX_STEPS}]")
         e = dict(e)
         if e["do"] == "param":
             e["value"] = coerce(e.get("name"), e.get("value"), where)
@@ -216,66 +218,10 @@ def load_experiment(path: str | os.PathLike, lab_cls: type[Lab], backend_name: s
     """
     doc = read_experiment(path, lab_cls)
     if doc["version"] < 2:
-        lab = lab_cls(seed=doc["seed"], backend_name=backend_name, **doc["params"])
-        _step_to(lab, doc["step"], progress, 0, doc["step"])
-        return lab
-    init, journal = doc["initial"], doc["journal"]
-    lab = lab_cls(seed=init["seed"], backend_name=backend_name, **init["params"])
-    # Steps to run in all (for the progress bar): each entry's step counted from the last
-    # one, or from 0 after a rebuild.
-    total, pos = 0, 0
-    for e in journal + [{"at": doc["step"]}]:
-        total += max(e["at"] - pos, 0) if e["at"] >= pos else e["at"]
-        pos = e["at"]
-    done = 0
-    for i, e in enumerate(journal):
-        if e["at"] < lab.step_count:
-            raise ValueError(f"{Path(path).name}: journal entry {i + 1} is at step {e['at']}, "
-                             f"but the replay is already at step {lab.step_count}")
-        done = _step_to(lab, e["at"], progress, done, total)
-        try:
-            _apply(lab, e)
-        except ValueError as exc:
-            raise ValueError(f"{Path(path).name}: replaying journal entry {i + 1} "
-                             f"({e['do']} at step {e['at']}) failed: {exc}") from None
-    _step_to(lab, doc["step"], progress, done, total)
-    return lab
-
-
-def _step_to(lab: Lab, target: int, progress, done: int, total: int) -> int:
-    """Step ``lab`` up to step ``target`` in chunks, reporting progress; returns ``done``."""
-    while lab.step_count < target and not lab.finished:
-        n = min(500, target - lab.step_count)
-        lab.step(n)
-        done += n
-        if progress is not None:
-            progress(min(done, total), total)
-    return done
-
-
-def _apply(lab: Lab, e: dict) -> None:
-    """Apply one journal entry to ``lab`` (files recorded with their bytes are rewritten to a
-    temporary file first, so the replay does not need the original)."""
-    if e["do"] == "param":
-        lab.set_param(e["name"], e["value"])
-    elif e["do"] == "reset":
-        lab.reset(e["seed"])
-    elif "file" not in e:
-        _call(lab, e, e["args"])
+        initial, journal = {"seed": doc["seed"], "params": doc["params"]}, []
     else:
-        try:
-            data = base64.b64decode(e["file"], validate=True)
-        except ValueError:
-            raise ValueError("its recorded file is not valid base64") from None
-        suffix = Path(str(e["args"].get("path", ""))).suffix
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp) / f"recorded{suffix}"
-            copy.write_bytes(data)
-            _call(lab, e, {**e["args"], "path": str(copy)})
-
-
-def _call(lab: Lab, e: dict, args: dict) -> None:
-    if e["do"] == "load_model":
-        lab.load_model(args["path"])
-    else:
-        lab.do_action(e["name"], **args)
+        initial, journal = doc["initial"], doc["journal"]
+    try:
+        return replay(lab_cls, initial, journal, doc["step"], backend_name, progress)
+    except ValueError as exc:
+        raise ValueError(f"{Path(path).name}: {exc}") from None

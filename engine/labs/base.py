@@ -276,7 +276,8 @@ class Lab:
 
     def _journaled(self, entry: dict, run):
         """Run ``run()`` and, if it succeeds and is not nested in another journaled call,
-        append ``entry`` (stamped with the step it happened at) to :attr:`journal`.
+        append ``entry`` to :attr:`journal`, stamped with the step it happened at (``at``) and
+        the step count it left (``after``).
 
         Nesting matters: a param that rebuilds the run calls ``reset`` itself, and replaying
         the param change will do so again.
@@ -288,7 +289,9 @@ class Lab:
         finally:
             self._journal_depth -= 1
         if self._journal_depth == 0 and self.journal is not None:
-            self.journal.append({"at": at, **entry})
+            # ``after`` != ``at`` marks a change that moved the step count: a restart, or a
+            # loaded model's step (see replay.step_back).
+            self.journal.append({"at": at, **entry, "after": self.step_count})
         return result
 
     # -- params ---------------------------------------------------------------------------------

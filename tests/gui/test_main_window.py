@@ -36,7 +36,8 @@ def test_navigator_lists_registry(win):
 
 def test_shortcuts(win):
     keys = {a.shortcut().toString() for a in win.actions()}
-    assert {"Space", "S", "R", "Ctrl+E", "Ctrl+S", "Ctrl+O", "Ctrl+Q", "F1"} <= keys
+    assert {"Space", "S", "Shift+S", "Ctrl+Z", "R", "Ctrl+E", "Ctrl+S", "Ctrl+O", "Ctrl+Q",
+            "F1"} <= keys
 
 
 def test_cupy_greyed_out_with_reason_when_unavailable(win):
@@ -67,6 +68,27 @@ def test_export_save_open(win, qtbot, tmp_path):
     assert win.open_experiment(str(tmp_path / "e.json"))
     qtbot.waitUntil(lambda: win.panel.last_snapshot is not None
                     and win.panel.last_snapshot.step == step, timeout=3000)
+
+
+def test_undo_and_step_back_rebuild_the_lab_from_its_journal(win, qtbot):
+    win.open_lab("network", autoplay=False)
+    win.worker.send("step", 30)
+    qtbot.waitUntil(lambda: win.worker.latest().snapshot.step == 30, timeout=5000)
+    win.worker.send("set_param", "lr", 0.01)
+    win.worker.send("step", 10)
+    qtbot.waitUntil(lambda: win.worker.latest().snapshot.step == 40, timeout=5000)
+    win.speed.setValue(4)
+    assert win.step_back()
+    qtbot.waitUntil(lambda: win.panel.last_snapshot is not None
+                    and win.panel.last_snapshot.step == 36, timeout=5000)
+    assert win.worker.call(lambda lab: lab.values["lr"]) == 0.01
+    assert win.undo()                                   # the lr change, made at step 30
+    qtbot.waitUntil(lambda: win.panel.last_snapshot is not None
+                    and win.panel.last_snapshot.step == 30, timeout=5000)
+    assert win.worker.call(lambda lab: (lab.values["lr"], lab.journal)) == (0.03, [])
+    assert not win.undo()                               # nothing left: a message, no change
+    assert "nothing to undo" in win.error_bar.text()
+    assert win.worker.call(lambda lab: lab.step_count) == 30
 
 
 def test_malformed_experiment_shows_error_and_changes_nothing(win, qtbot, tmp_path):
