@@ -11,8 +11,8 @@ so every code is a point on the screen:
   as :math:`z = \mu + \sigma\odot\epsilon` and the loss is the negative ELBO with a weight
   :math:`\beta` on its KL term.
 
-One step is one Adam update on a mini-batch.  Every ``EVAL_EVERY`` steps the held-out digits
-are encoded (their :math:`\mu`), which gives the latent scatter and the nearest-centroid
+One step is one Adam update on a mini-batch.  Every ``EVAL_EVERY`` steps (every
+``EARLY_EVAL_EVERY`` before that, so the curves start at once) the held-out digits are encoded (their :math:`\mu`), which gives the latent scatter and the nearest-centroid
 accuracy: how well the unsupervised codes separate the ten classes.
 
 Digits are centred on their centre of mass before training, as MNIST's are: the generator
@@ -45,6 +45,7 @@ LATENT = 2
 N_TEST = 500
 N_CENTROID = 2000          # training codes used for the class centroids
 EVAL_EVERY = 50
+EARLY_EVAL_EVERY = 10
 N_RECON = 8                # digits in the reconstruction strip
 GRID = 12                  # decoded grid is GRID x GRID
 N_INTERP = 10              # images along the interpolation path
@@ -344,7 +345,7 @@ class AutoencoderLab(Lab):
         self._run["loss"].append(value)
         self._run["recon"].append(float(recon.item()))
         self._run["kl"].append(float(kl.item()) if kl is not None else math.nan)
-        if step % EVAL_EVERY == 0:
+        if step % EVAL_EVERY == 0 or (step < EVAL_EVERY and step % EARLY_EVAL_EVERY == 0):
             self._evaluate(step)
 
     def _codes(self, X_dev) -> np.ndarray:
