@@ -452,28 +452,33 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def undo(self) -> bool:
         """Replace the lab by its state just before its last change (replayed)."""
-        return self._rebuild("Undoing", replay.undo)
+        return self._rebuild("Undoing", lambda rec, report, cps: replay.undo(rec, report, cps))
 
     def step_back(self) -> bool:
         """Replace the lab by the same run one frame (``steps/frame`` steps) earlier."""
         n = self.speed.value()
-        return self._rebuild("Stepping back", lambda rec, report: replay.step_back(rec, n, report))
+        return self._rebuild("Stepping back",
+                             lambda rec, report, cps: replay.step_back(rec, n, report, cps))
 
     def _rebuild(self, label: str, make) -> bool:
         """Pause, copy the lab's journal on its thread, rebuild it here with
-        ``make(record, report)`` (a progress dialog shows long replays; Cancel stops), then
-        swap the new lab in.  Any error leaves the current lab as it was."""
+        ``make(record, report, checkpoints)`` (starting from the worker's latest checkpoint on
+        the way; a progress dialog shows long replays and Cancel stops), then swap the new lab
+        in.  Any error leaves the current lab as it was."""
         if self.worker is None:
             return False
         self.worker.send("pause")
+        cps = self.worker.checkpoints
         try:
             record = self.worker.call(replay.Record.of)
-            lab = self._with_progress(f"{label}…", lambda report: make(record, report))
+            lab = self._with_progress(f"{label}…",
+                                      lambda report: make(record, report, cps))
         except (ValueError, TimeoutError) as exc:
             self.show_error(str(exc))
             return False
         self.seed_box.setValue(lab.seed)
         self.open_lab(lab.name, lab=lab, autoplay=False)
+        self.worker.checkpoints = cps.for_lab(lab)     # the new worker is idle until played
         self.statusBar().showMessage(f"Back at step {lab.step_count}", 4000)
         return True
 

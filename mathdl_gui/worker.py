@@ -19,6 +19,7 @@ import traceback
 from PySide6 import QtCore
 
 from engine.labs.base import Lab, Snapshot
+from engine.labs.replay import Checkpoints
 from engine.runner import Runner
 
 FRAME_S = 1.0 / 75.0  # a little above 60 so painting keeps up with 60 Hz displays
@@ -61,6 +62,9 @@ class LabWorker(QtCore.QObject):
         super().__init__()
         self._lab = lab
         self._runner = Runner(lab)
+        #: Copies of the lab while it runs, so Back and Undo replay only a little (see
+        #: :class:`engine.labs.replay.Checkpoints`); filled on this worker's thread.
+        self.checkpoints = Checkpoints()
         self._commands: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._frame: Frame | None = None
@@ -194,7 +198,7 @@ class LabWorker(QtCore.QObject):
             self._set_playing(not self._playing)
         elif kind == "step":
             self._set_playing(False)
-            self._runner.advance(int(args[0]) if args else 1)
+            self._advance(int(args[0]) if args else 1)
         elif kind == "backend":
             lab.to_backend(args[0])
             self.notice.emit(f"Backend: {args[0]}")
@@ -202,6 +206,9 @@ class LabWorker(QtCore.QObject):
             args[0](lab)
         elif kind == "steps_per_frame":
             self.steps_per_frame = max(1, int(args[0]))
+
+    def _advance(self, n: int) -> None:
+        self.checkpoints.note(self._lab, self._runner.advance(n))
 
     def _loop(self) -> None:
         while not self._stop:
@@ -228,7 +235,7 @@ class LabWorker(QtCore.QObject):
             if self._playing:
                 t0 = time.perf_counter()
                 try:
-                    self._runner.advance(self.steps_per_frame)
+                    self._advance(self.steps_per_frame)
                 except Exception as exc:
                     self._set_playing(False)
                     self.failed.emit(f"Step {self._lab.step_count + 1} failed: "

@@ -12,7 +12,8 @@ so every code is a point on the screen:
   :math:`\beta` on its KL term.
 
 One step is one Adam update on a mini-batch.  Every ``EVAL_EVERY`` steps (every
-``EARLY_EVAL_EVERY`` before that, so the curves start at once) the held-out digits are encoded (their :math:`\mu`), which gives the latent scatter and the nearest-centroid
+``EARLY_EVAL_EVERY`` before that, so the curves start at once) the held-out digits are
+encoded (their :math:`\mu`), which gives the latent scatter and the nearest-centroid
 accuracy: how well the unsupervised codes separate the ten classes.
 
 Digits are centred on their centre of mass before training, as MNIST's are: the generator

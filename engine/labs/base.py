@@ -220,6 +220,9 @@ class Snapshot:
     text: Mapping[str, str]
     alerts: tuple = ()
 
+    def __deepcopy__(self, memo):
+        return self    # immutable all the way down (read-only arrays, mapping proxies)
+
     @classmethod
     def make(cls, lab, step, scalars=None, data=None, text=None, alerts=()):
         return cls(lab=lab, step=int(step),

@@ -10,7 +10,9 @@ step to each entry, apply it, and step on.  This module does that:
 * :func:`step_back` - the same run ``n`` steps earlier, changes made up to then kept.
 
 Each returns a *new* lab and leaves the given one alone, so a failure changes nothing.
-Replay costs the steps it re-runs; ``progress(done, total)`` reports them.
+Replay costs the steps it re-runs; ``progress(done, total)`` reports them.  A
+:class:`Checkpoints` store, filled while the lab runs, lets Undo and Step back start from the
+latest copy that lies on the way instead of from the beginning.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from engine.labs.base import Lab
 
-__all__ = ["Record", "replay", "undo", "step_back", "segment_start"]
+__all__ = ["Checkpoints", "Record", "replay", "undo", "step_back", "segment_start"]
 
 CHUNK = 500   # steps between progress reports
 
@@ -50,14 +52,21 @@ def replay(lab_cls: type[Lab], initial: dict, journal: list[dict], step: int,
         When an entry cannot be applied (the lab says why) or the entries are out of order.
     """
     lab = lab_cls(seed=initial["seed"], backend_name=backend_name, **initial["params"])
+    return _continue(lab, journal, step, progress)
+
+
+def _continue(lab: Lab, entries: list[dict], step: int, progress=None) -> Lab:
+    """Apply ``entries`` to ``lab`` (stepping to each one's step first), then step to
+    ``step``; ``lab`` already holds every entry before these."""
     # Steps to run in all, for the progress bar: each entry's step counted from the last one,
     # or from 0 after a rebuild.
-    total, pos = 0, 0
-    for at in [e["at"] for e in journal] + [step]:
+    total, pos = 0, lab.step_count
+    for at in [e["at"] for e in entries] + [step]:
         total += at - pos if at >= pos else at
         pos = at
     done = 0
-    for i, e in enumerate(journal):
+    first = len(lab.journal)
+    for i, e in enumerate(entries, first):
         if e["at"] < lab.step_count:
             raise ValueError(f"journal entry {i + 1} is at step {e['at']}, but the replay is "
                              f"already at step {lab.step_count}")
@@ -69,6 +78,74 @@ def replay(lab_cls: type[Lab], initial: dict, journal: list[dict], step: int,
                              f"failed: {exc}") from None
     _step_to(lab, step, progress, done, total)
     return lab
+
+
+class Checkpoints:
+    """Deep copies of a running lab, taken every ``every`` steps it runs, newest last.
+
+    Replaying to an earlier moment then starts from the latest copy on the way there: a copy
+    taken when the journal had ``j`` entries, at step ``s``, lies on the way to "the first
+    ``m`` entries, then step ``t``" when ``j < m``, or ``j == m`` and ``s <= t`` (the journal
+    only grows, and between entries the lab only steps).  At most ``keep`` copies are held;
+    past that, every other one in the older half is dropped, so old moments stay reachable at
+    a coarser spacing.  A lab that cannot be copied (it should not happen) turns the store
+    off; replay then starts from the beginning, as without it.
+
+    The copies are taken on the lab's own thread and never changed afterwards (a replay starts
+    from a copy of the copy), so another thread may read them.
+    """
+
+    def __init__(self, every: int = 200, keep: int = 10):
+        self.every, self.keep = int(every), int(keep)
+        self.items: list[tuple[int, int, Lab]] = []
+        self._since = 0
+        self.off = False
+
+    def note(self, lab: Lab, stepped: int) -> None:
+        """Count ``stepped`` more steps of ``lab``; take a copy when ``every`` have run."""
+        self._since += int(stepped)
+        if self.off or self._since < self.every:
+            return
+        self._since = 0
+        try:
+            copy_ = copy.deepcopy(lab)
+        except Exception:       # an attribute that cannot be copied: no checkpoints then
+            self.off = True
+            self.items.clear()
+            return
+        self.items.append((len(lab.journal), lab.step_count, copy_))
+        if len(self.items) > self.keep:
+            half = len(self.items) // 2
+            self.items = self.items[:half][::2] + self.items[half:]
+
+    def _on_the_way(self, m: int, step: int) -> list[tuple[int, int, Lab]]:
+        return [(j, s, lab) for j, s, lab in self.items if j < m or (j == m and s <= step)]
+
+    def start_for(self, m: int, step: int) -> Lab | None:
+        """A fresh copy of the latest checkpoint on the way to (first ``m`` entries, step
+        ``step``), or None."""
+        on_way = self._on_the_way(m, step)
+        best = max(on_way, key=lambda item: item[:2], default=None)
+        return None if best is None else copy.deepcopy(best[2])
+
+    def for_lab(self, lab: Lab) -> "Checkpoints":
+        """A store for ``lab``, a lab rebuilt from this one's journal (Undo, Back): the copies
+        on the way to its state stay valid for it, so a second Back is as quick as the first."""
+        new = Checkpoints(self.every, self.keep)
+        new.items = self._on_the_way(len(lab.journal), lab.step_count)
+        new.off = self.off
+        return new
+
+
+def _rebuild(rec: "Record", m: int, step: int, progress, checkpoints) -> Lab:
+    """The lab after the first ``m`` journal entries of ``rec``, at ``step``."""
+    start = checkpoints.start_for(m, step) if checkpoints is not None else None
+    if start is None:
+        return replay(rec.lab_cls, rec.initial, rec.journal[:m], step, rec.backend_name,
+                      progress)
+    if start.backend_name != rec.backend_name:
+        start.to_backend(rec.backend_name)
+    return _continue(start, rec.journal[len(start.journal):m], step, progress)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +169,7 @@ def _record(lab) -> Record:
     return lab if isinstance(lab, Record) else Record.of(lab)
 
 
-def undo(lab: Lab | Record, progress=None) -> Lab:
+def undo(lab: Lab | Record, progress=None, checkpoints: Checkpoints | None = None) -> Lab:
     """The lab as it was just before its last journaled change, at the step it was made.
 
     Raises
@@ -103,8 +180,7 @@ def undo(lab: Lab | Record, progress=None) -> Lab:
     rec = _record(lab)
     if not rec.journal:
         raise ValueError("nothing to undo: no param, action or reset since the lab started")
-    return replay(rec.lab_cls, rec.initial, rec.journal[:-1], rec.journal[-1]["at"],
-                  rec.backend_name, progress)
+    return _rebuild(rec, len(rec.journal) - 1, rec.journal[-1]["at"], progress, checkpoints)
 
 
 def segment_start(journal: list[dict]) -> tuple[int, int]:
@@ -121,7 +197,8 @@ def segment_start(journal: list[dict]) -> tuple[int, int]:
     return 0, 0
 
 
-def step_back(lab: Lab | Record, n: int = 1, progress=None) -> Lab:
+def step_back(lab: Lab | Record, n: int = 1, progress=None,
+              checkpoints: Checkpoints | None = None) -> Lab:
     """The same run ``n`` steps earlier, keeping the changes made up to that step.
 
     It stops at the start of the current run (after the last restart or model load).
@@ -139,8 +216,9 @@ def step_back(lab: Lab | Record, n: int = 1, progress=None) -> Lab:
         raise ValueError(f"already at the first step ({first}) of this run: nothing to step "
                          "back to (Undo reverts the change that started it)")
     target = max(rec.step_count - int(n), first)
-    keep = rec.journal[:start] + [e for e in rec.journal[start:] if e["at"] <= target]
-    return replay(rec.lab_cls, rec.initial, keep, target, rec.backend_name, progress)
+    # Within a run the entries' steps only grow, so those kept are a prefix of the journal.
+    m = start + sum(1 for e in rec.journal[start:] if e["at"] <= target)
+    return _rebuild(rec, m, target, progress, checkpoints)
 
 
 def _step_to(lab: Lab, target: int, progress, done: int, total: int) -> int:

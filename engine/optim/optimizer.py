@@ -22,6 +22,7 @@ array module and only calls ``xp.*`` on parameter data.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import numbers
 from collections.abc import Iterable, MutableMapping
@@ -138,6 +139,16 @@ class ParamState(MutableMapping):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __deepcopy__(self, memo):
+        # Keys are ids: re-key by the *copied* parameters, or a copied optimizer would find no
+        # state for its parameters (a deep-copied lab, say, would restart Adam's moments).
+        new = type(self)()
+        memo[id(self)] = new
+        for p, value in self._items.values():
+            p2 = copy.deepcopy(p, memo)
+            new._items[id(p2)] = (p2, copy.deepcopy(value, memo))
+        return new
 
     def __repr__(self) -> str:
         return f"ParamState({len(self)} parameters)"

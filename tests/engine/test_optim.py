@@ -722,3 +722,21 @@ def test_make_optimizer_names_and_settings():
     assert gan.param_groups[0]["betas"] == (0.5, 0.9) and gan.param_groups[0]["lr"] == 0.2
     with pytest.raises(ValueError, match="choose one of sgd, momentum"):
         optim.make_optimizer("lbfgs", [w], 0.1)
+
+
+def test_a_deep_copied_optimizer_keeps_its_state_for_the_copied_parameters():
+    import copy  # noqa: PLC0415
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    w2, opt2 = copy.deepcopy((w, opt))
+    assert opt2.param_groups[0]["params"][0] is w2
+    np.testing.assert_array_equal(opt2.state[w2]["exp_avg"], opt.state[w]["exp_avg"])
+    for p, o in ((w, opt), (w2, opt2)):
+        o.zero_grad()
+        (p * p).sum().backward()
+        o.step()
+    np.testing.assert_array_equal(w2.data, w.data)

@@ -1,10 +1,13 @@
 """Replay from the journal: Undo and Step back rebuild exactly the earlier state, never cross
 a restart, and leave the given lab alone."""
+import copy
+
 import numpy as np
 import pytest
 
 from engine.labs import replay
 from engine.labs.network import NetworkLab
+from mathdl_gui import registry  # plain data: importing it loads no Qt
 from tests.engine.test_lab_base import Walk
 
 
@@ -89,4 +92,85 @@ def test_a_loaded_model_is_a_floor_for_step_back(tmp_path):
     back = replay.step_back(lab, 10)
     assert back.step_count == 40
     for a, b in zip(back.model.parameters(), src.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def _run_with_checkpoints(every):
+    """A network run with changes along the way, checkpointed as the worker does."""
+    lab = NetworkLab(seed=0, dataset="moons")
+    cps = replay.Checkpoints(every=every, keep=4)
+    plan = [(25, lambda: lab.set_param("lr", 0.01)), (40, lambda: None),
+            (55, lambda: lab.do_action("set_weight", layer=0, row=1, col=0, value=-1.0)),
+            (70, lambda: None), (100, lambda: lab.do_action("add_point", x=0.2, y=0.3)),
+            (130, lambda: None)]
+    for target, change in plan:
+        while lab.step_count < target:
+            n = min(7, target - lab.step_count)
+            lab.step(n)
+            cps.note(lab, n)
+        change()
+    return lab, cps
+
+
+@pytest.mark.parametrize("how", ["undo", "back"])
+def test_checkpoints_give_the_same_lab_with_fewer_steps(how):
+    lab, cps = _run_with_checkpoints(every=10)
+    assert 0 < len(cps.items) <= 4 and not cps.off
+    steps = {}
+
+    def counter(key):
+        return lambda done, total: steps.__setitem__(key, total)
+
+    if how == "undo":
+        plain = replay.undo(lab, counter("plain"))
+        fast = replay.undo(lab, counter("fast"), checkpoints=cps)
+    else:
+        plain = replay.step_back(lab, 12, counter("plain"))
+        fast = replay.step_back(lab, 12, counter("fast"), checkpoints=cps)
+    assert fast.step_count == plain.step_count
+    assert len(fast.journal) == len(plain.journal)
+    for a, b in zip(fast.model.parameters(), plain.model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(fast.clicked_X, plain.clicked_X)
+    assert steps.get("fast", 0) < steps["plain"]
+    # The stored copies were not touched by the replay that started from one of them.
+    j, s, kept = cps.items[-1]
+    assert kept.step_count == s and len(kept.journal) == j
+
+
+def test_checkpoints_only_start_on_the_way_to_the_target():
+    lab, cps = _run_with_checkpoints(every=10)
+    for j, s, _ in cps.items:
+        start = cps.start_for(j, s - 1)
+        assert start is None or (len(start.journal), start.step_count) != (j, s)
+    assert cps.start_for(0, 0) is None
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_a_deep_copy_of_every_lab_continues_the_same_run(name):
+    """What checkpoints rely on: copy a lab mid-run and both copies take the same steps."""
+    lab = registry.get(name).lab_class()(seed=0, backend_name="numpy")
+    lab.step(3)
+    twin = copy.deepcopy(lab)
+    lab.step(4)
+    twin.step(4)
+    a, b = lab.snapshot(), twin.snapshot()
+    assert a.step == b.step
+    assert a.scalars.keys() == b.scalars.keys()
+    for k in a.scalars:
+        assert a.scalars[k] == pytest.approx(b.scalars[k], nan_ok=True, rel=0, abs=0), k
+
+
+def test_checkpoints_carry_over_to_the_rebuilt_lab():
+    lab, cps = _run_with_checkpoints(every=10)
+    back = replay.step_back(lab, 12, checkpoints=cps)
+    kept = cps.for_lab(back)
+    assert kept.items and all(j < len(back.journal) or (j == len(back.journal)
+                                                         and s <= back.step_count)
+                              for j, s, _ in kept.items)
+    seen = {}
+    again = replay.step_back(back, 5, lambda d, t: seen.__setitem__("total", t), kept)
+    plain = replay.step_back(back, 5)
+    assert seen["total"] < again.step_count
+    for a, b in zip(again.model.parameters(), plain.model.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
