@@ -97,3 +97,23 @@ def test_play_interval_slows_steppers_meant_to_be_watched(qtbot):
         assert 2 <= slow.latest().snapshot.step < fast.latest().snapshot.step
     finally:
         assert fast.stop() and slow.stop()
+
+
+def test_worker_takes_checkpoints_as_the_lab_runs(qtbot):
+    w = LabWorker(Walk(seed=0), steps_per_frame=50)
+    w.checkpoints.every = 100
+    w.start()
+    try:
+        w.send("step", 250)
+        _wait_for(qtbot, lambda: w.latest().snapshot.step == 250)
+        items = w.call(lambda lab: list(w.checkpoints.items))
+        assert [s for _, s, _ in items] == [250]          # one copy per 100 steps run
+        w.send("play")
+        _wait_for(qtbot, lambda: w.latest().snapshot.step >= 500)
+        w.send("pause")
+        items = w.call(lambda lab: list(w.checkpoints.items))
+        steps = [s for _, s, _ in items]
+        assert len(steps) >= 3 and steps == sorted(steps)
+        assert all(copy_.step_count == s for _, s, copy_ in items)
+    finally:
+        assert w.stop()
