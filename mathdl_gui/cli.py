@@ -43,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="set a param (repeatable; applied in order)")
     r.add_argument("--out", help="folder for metrics.json, plots (PNG, SVG) and experiment.json")
     r.add_argument("--screenshot", help="PNG file of the window after the steps")
+    sw = sub.add_parser("sweep", help="run a lab over a grid of param values and seeds")
+    sw.add_argument("lab", help="lab name: " + ", ".join(registry.names()))
+    sw.add_argument("--steps", type=int, required=True, help="steps per run")
+    sw.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2,...",
+                    help="a param and its values (use ';' between values that hold commas); "
+                         "repeat for a grid")
+    sw.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2 (default 0)")
+    sw.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a fixed param for every run (repeatable)")
+    sw.add_argument("--metrics", help="scalars to compare, e.g. loss,test_accuracy "
+                                      "(default: the lab's loss and accuracy figures)")
+    sw.add_argument("--backend", default="auto", choices=backend.BACKENDS)
+    sw.add_argument("--out", help="folder for sweep.csv (one row per run) and sweep.json")
     return p
 
 
@@ -123,13 +136,99 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _default_metrics(scalars) -> list[str]:
+    keys = [k for k in scalars if k == "loss" or "accuracy" in k or k.startswith("test_")]
+    return (keys or list(scalars))[:4]
+
+
+def cmd_sweep(args) -> int:
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from engine import sweep  # noqa: PLC0415
+    from engine.io import experiment  # noqa: PLC0415
+    from engine.io.atomic import write_text  # noqa: PLC0415
+
+    try:
+        lab_cls = registry.get(args.lab).lab_class()
+        backend.resolve(args.backend)
+        vary = {}
+        for item in args.vary:
+            key, eq, values = item.partition("=")
+            if not eq:
+                raise ValueError(f"--vary {item!r}: expected NAME=V1,V2,...")
+            vary[key.strip()] = sweep.parse_values(values)
+        fixed = {}
+        for item in args.set:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"--set {item!r}: expected NAME=VALUE")
+            fixed[key.strip()] = value
+        try:
+            seeds = [int(v) for v in sweep.parse_values(args.seeds)]
+        except ValueError:
+            raise ValueError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") \
+                from None
+        runs = sweep.plan(lab_cls, vary, seeds)
+        if args.steps < 0:
+            raise ValueError(f"--steps must be >= 0, got {args.steps}")
+        lab_cls(seed=seeds[0], backend_name=args.backend, **fixed)   # check --set up front
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    def report(i, row):
+        shown = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "defaults"
+        print(f"  run {i + 1}/{len(runs)}: {shown}, seed {row['seed']}: "
+              f"{row['elapsed_s']:.1f} s", file=sys.stderr, flush=True)
+
+    rows = sweep.run_sweep(lab_cls, runs, args.steps, fixed, args.backend, report)
+    metrics = (sweep.parse_values(args.metrics) if args.metrics
+               else _default_metrics(rows[0]["scalars"]))
+    unknown = [m for m in metrics if m not in rows[0]["scalars"]]
+    if unknown:
+        raise UsageError(f"--metrics: {', '.join(unknown)} not among this lab's scalars: "
+                         + ", ".join(rows[0]["scalars"]))
+    summary = sweep.summarise(rows, metrics)
+    names = list(vary)
+    head = names + ["runs"] + metrics + ["seconds"]
+    table = [head]
+    for e in summary:
+        cells = [str(e["params"][n]) for n in names] + [str(e["runs"])]
+        for m in metrics + ["elapsed_s"]:
+            mean, std = e[m]
+            cells.append(f"{mean:.4g}" + (f" \u00b1 {std:.2g}" if e["runs"] > 1 else ""))
+        table.append(cells)
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        fields = ["seed"] + names + ["step", "elapsed_s", "steps_per_s"] + \
+            list(rows[0]["scalars"]) + ["alerts"]
+        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({"seed": r["seed"], **r["params"], "step": r["step"],
+                        "elapsed_s": round(r["elapsed_s"], 4),
+                        "steps_per_s": round(r["steps_per_s"], 1), **r["scalars"],
+                        "alerts": " | ".join(r["alerts"])})
+        write_text(out / "sweep.csv", buf.getvalue())
+        doc = experiment._jsonable({"lab": args.lab, "steps": args.steps, "fixed": fixed,
+                                    "vary": vary, "seeds": seeds, "metrics": metrics,
+                                    "runs": rows, "summary": summary})
+        write_text(out / "sweep.json", json.dumps(doc, indent=1, allow_nan=False))
+    return 0
+
+
 def _render_outputs(lab, out, screenshot):
     """Paint the lab's panel offscreen; export its plots and/or grab the window."""
+    from PySide6 import QtCore  # noqa: PLC0415
+
     from engine.io.atomic import atomic_path  # noqa: PLC0415
     from mathdl_gui.app import make_app  # noqa: PLC0415
     from mathdl_gui.main_window import MainWindow  # noqa: PLC0415
-
-    from PySide6 import QtCore  # noqa: PLC0415
 
     def quiet(_mode, _context, message):
         # The offscreen platform warns that it ignores window size hints; that is expected.
@@ -163,6 +262,8 @@ def main(argv=None) -> int:
             return cmd_list(args.json)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.panel is not None:
             registry.get(args.panel)
         backend.resolve(args.backend)

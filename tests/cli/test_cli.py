@@ -102,3 +102,31 @@ def test_network_done_when_run(tmp_path):
     for name in ("output", "network", "loss", "gradient_norms"):
         assert (out_dir / f"{name}.png").stat().st_size > 1000
     assert (out_dir / "net.png").stat().st_size > 10000
+
+
+def test_sweep_prints_a_table_and_writes_csv_and_json(tmp_path):
+    out = run("sweep", "network", "--steps", "60", "--vary", "optimizer=sgd,adam",
+              "--vary", "layers=4;8,8", "--seeds", "0,1", "--metrics", "loss,test_accuracy",
+              "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].split() == ["optimizer", "layers", "runs", "loss", "test_accuracy",
+                                "seconds"]
+    assert len(lines) == 1 + 4 and "\u00b1" in lines[1]
+    csv_rows = (tmp_path / "sweep.csv").read_text().strip().splitlines()
+    assert len(csv_rows) == 1 + 8 and csv_rows[0].startswith("seed,optimizer,layers,step")
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert len(doc["runs"]) == 8 and len(doc["summary"]) == 4
+    assert {r["params"]["layers"] for r in doc["runs"]} == {"4", "8,8"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "lr=0.1,abc"], "lr"),
+    (["--vary", "nope=1"], "no param 'nope'"),
+    (["--vary", "lr"], "NAME=V1,V2"),
+    (["--metrics", "accuracy_of_nothing"], "not among"),
+    (["--seeds", "x"], "expected integers"),
+])
+def test_sweep_refuses_bad_input_with_a_reason(args, message):
+    out = run("sweep", "network", "--steps", "5", *args)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
