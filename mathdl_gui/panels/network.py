@@ -89,6 +89,7 @@ class NetworkPanel(Panel):
         top.setStretchFactor(0, 1)
         top.setStretchFactor(1, 1)
         self._arch = None
+        self._curves_key = None
         self._resizers = []  # (text item, hidden layer, +1/-1): click to resize a layer
         self._edges = None  # (segments (E,2,2), layer, row, col) for click hit-testing
         self._data_id = None
@@ -300,6 +301,23 @@ class NetworkPanel(Panel):
     def _draw_curves(self, d):
         c = d["curves"]
         steps = c["step"]
+        # The curves gain a point only when the lab scores (every few steps): redraw them only
+        # then, so their plots are not repainted on the frames in between.
+        key = (len(steps), d["task"], d["grad_norms"].shape) + tuple(
+            float(c[k][-1]) if len(steps) else None for k in ("step", "train_loss", "test_loss"))
+        if key != self._curves_key:
+            self._curves_key = key
+            self._draw_history(d, c, steps)
+        acts = d["activations"]
+        self._ensure(self.hist, self.hist_curves, len(acts), "layer {}")
+        for i, (curve, a) in enumerate(zip(self.hist_curves, acts)):
+            curve.setData(a["edges"], a["counts"], stepMode="center")
+            label = f"layer {i + 1}: std {a['std']:.2g}, {a['inactive']:.0%} idle"
+            item = self.hist.legend.items[i][1]
+            if item.text != label:      # a new text re-lays out the legend: only on change
+                item.setText(label)
+
+    def _draw_history(self, d, c, steps):
         with np.errstate(divide="ignore", invalid="ignore"):
             self.c_train.setData(steps, np.maximum(c["train_loss"], 1e-12))
             self.c_test.setData(steps, np.maximum(c["test_loss"], 1e-12))
@@ -313,14 +331,6 @@ class NetworkPanel(Panel):
         self._ensure(self.grad, self.grad_curves, g.shape[1], "W[{}]")
         for i, curve in enumerate(self.grad_curves):
             curve.setData(steps[: len(g)], g[:, i], connect="finite")
-        acts = d["activations"]
-        self._ensure(self.hist, self.hist_curves, len(acts), "layer {}")
-        for i, (curve, a) in enumerate(zip(self.hist_curves, acts)):
-            curve.setData(a["edges"], a["counts"], stepMode="center")
-            label = f"layer {i + 1}: std {a['std']:.2g}, {a['inactive']:.0%} idle"
-            item = self.hist.legend.items[i][1]
-            if item.text != label:      # a new text re-lays out the legend: only on change
-                item.setText(label)
 
     def _ensure(self, plot, curves, n, fmt):
         """Keep exactly ``n`` curves (one per layer) in ``plot``."""

@@ -141,3 +141,22 @@ def test_model_actions_are_disabled_for_labs_without_a_network(make_window):
     assert not w.act_save_model.isEnabled() and not w.model_button.isEnabled()
     w.open_lab("network", autoplay=False)
     assert w.act_save_model.isEnabled()
+
+
+def test_curves_redraw_only_when_the_lab_scores_and_after_a_restart(panel):
+    lab = NetworkLab(seed=0)
+    lab.step(10)                                     # scored at steps 1 and 10
+    panel.render(lab.snapshot())
+    x, y = panel.c_train.getData()
+    assert list(x) == [0, 1, 10]
+    lab.step(3)                                      # no new score: nothing to redraw
+    key = panel._curves_key
+    panel.render(lab.snapshot())
+    assert panel._curves_key == key
+    other = NetworkLab(seed=0, dataset="circles")    # a new run, the same steps scored
+    other.step(10)
+    panel.render(other.snapshot())
+    _, y2 = panel.c_train.getData()                  # log10 of the loss (a log axis)
+    assert 10 ** y2[-1] == pytest.approx(other.snapshot().data["curves"]["train_loss"][-1],
+                                         rel=1e-6)
+    assert y2[-1] != pytest.approx(y[-1])
