@@ -6,6 +6,8 @@
 * :mod:`engine.nn.layers`: ``Linear``, activation layers, ``Dropout``, ``Sequential``,
   ``ModuleList``, convolution and pooling layers, and the loss modules;
 * :mod:`engine.nn.batchnorm`: ``BatchNorm1d``, ``BatchNorm2d`` (running statistics as buffers);
+* :mod:`engine.nn.recurrent`: ``RNN``, ``LSTM``, ``GRU`` and their cells (PyTorch's layouts);
+* :mod:`engine.nn.utils`: ``clip_grad_norm_``;
 * :mod:`engine.nn.init`: initialisation schemes;
 * :mod:`engine.nn.mlp`: the chapter-7 ``MLP`` with its JSON config;
 * :mod:`engine.nn.cnn`: the chapter-9 ``SmallCNN``;
@@ -45,6 +47,7 @@ from engine.nn.layers import (  # noqa: F401
 )
 from engine.nn.mlp import MLP, param_count  # noqa: F401
 from engine.nn.module import Module, Parameter  # noqa: F401
+from engine.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
 from engine.nn.transformer import (  # noqa: F401
     Embedding,
     LayerNorm,
@@ -53,3 +56,4 @@ from engine.nn.transformer import (  # noqa: F401
     TransformerEncoderLayer,
     causal_mask,
 )
+from engine.nn.utils import clip_grad_norm_  # noqa: F401
