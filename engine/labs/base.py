@@ -294,7 +294,16 @@ class Lab:
         if self._journal_depth == 0 and self.journal is not None:
             # ``after`` != ``at`` marks a change that moved the step count: a restart, or a
             # loaded model's step (see replay.step_back).
-            self.journal.append({"at": at, **entry, "after": self.step_count})
+            entry = {"at": at, **entry, "after": self.step_count}
+            last = self.journal[-1] if self.journal else None
+            if (last is not None and entry["do"] == "param" and last["do"] == "param"
+                    and last["name"] == entry["name"] and last["at"] == at
+                    and last["after"] == entry["after"]):
+                # A slider dragged while paused sends many values at one step: keep the last,
+                # so the journal stays short and Undo reverts the whole drag.
+                self.journal[-1] = entry
+            else:
+                self.journal.append(entry)
         return result
 
     # -- params ---------------------------------------------------------------------------------

@@ -174,3 +174,19 @@ def test_checkpoints_carry_over_to_the_rebuilt_lab():
     assert seen["total"] < again.step_count
     for a, b in zip(again.model.parameters(), plain.model.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_a_drag_at_one_step_is_one_journal_entry_and_one_undo():
+    lab = Walk(seed=0, sigma=0.5)
+    lab.step(3)
+    for v in (0.6, 0.7, 0.8, 0.9):
+        lab.set_param("sigma", v)
+    lab.set_param("lr", 0.1)
+    lab.set_param("sigma", 1.0)                       # another param in between: a new entry
+    lab.step(2)
+    lab.set_param("sigma", 1.5)                       # a later step: a new entry
+    assert [(e["name"], e["at"], e["value"]) for e in lab.journal] == [
+        ("sigma", 3, 0.9), ("lr", 3, 0.1), ("sigma", 3, 1.0), ("sigma", 5, 1.5)]
+    back = replay.undo(replay.undo(replay.undo(lab)))
+    assert back.values["sigma"] == 0.9 and back.step_count == 3
+    assert replay.undo(back).values["sigma"] == 0.5
