@@ -452,7 +452,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def undo(self) -> bool:
         """Replace the lab by its state just before its last change (replayed)."""
-        return self._rebuild("Undoing", lambda rec, report, cps: replay.undo(rec, report, cps))
+        return self._rebuild("Undoing", replay.undo)
 
     def step_back(self) -> bool:
         """Replace the lab by the same run one frame (``steps/frame`` steps) earlier."""

@@ -20,14 +20,12 @@ import base64
 import copy
 import dataclasses
 import tempfile
+import time
 from pathlib import Path
 
 from engine.labs.base import Lab
 
 __all__ = ["Checkpoints", "Record", "replay", "undo", "step_back", "segment_start"]
-
-CHUNK = 500   # steps between progress reports
-
 
 def replay(lab_cls: type[Lab], initial: dict, journal: list[dict], step: int,
            backend_name: str = "auto", progress=None) -> Lab:
@@ -64,20 +62,47 @@ def _continue(lab: Lab, entries: list[dict], step: int, progress=None) -> Lab:
     for at in [e["at"] for e in entries] + [step]:
         total += at - pos if at >= pos else at
         pos = at
-    done = 0
+    meter = _Meter(total, progress)
     first = len(lab.journal)
     for i, e in enumerate(entries, first):
         if e["at"] < lab.step_count:
             raise ValueError(f"journal entry {i + 1} is at step {e['at']}, but the replay is "
                              f"already at step {lab.step_count}")
-        done = _step_to(lab, e["at"], progress, done, total)
+        meter.step_to(lab, e["at"])
         try:
             _apply(lab, e)
         except ValueError as exc:
             raise ValueError(f"replaying journal entry {i + 1} ({e['do']} at step {e['at']}) "
                              f"failed: {exc}") from None
-    _step_to(lab, step, progress, done, total)
+    meter.step_to(lab, step)
+    meter.report(force=True)
     return lab
+
+
+class _Meter:
+    """Steps a lab in small chunks and calls ``progress(done, total)`` at most every
+    ``PERIOD`` seconds: often enough that a window calling back into its event loop stays
+    responsive (and can cancel), rarely enough to cost nothing on fast labs."""
+
+    PERIOD = 0.05
+    CHUNK = 10
+
+    def __init__(self, total: int, progress):
+        self.total, self.progress, self.done = total, progress, 0
+        self._last = time.perf_counter()
+
+    def step_to(self, lab: Lab, target: int) -> None:
+        while lab.step_count < target and not lab.finished:
+            before = lab.step_count
+            lab.step(min(self.CHUNK, target - before))
+            self.done += lab.step_count - before
+            self.report()
+
+    def report(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.progress is not None and (force or now - self._last >= self.PERIOD):
+            self._last = now
+            self.progress(min(self.done, self.total), self.total)
 
 
 class Checkpoints:
@@ -219,17 +244,6 @@ def step_back(lab: Lab | Record, n: int = 1, progress=None,
     # Within a run the entries' steps only grow, so those kept are a prefix of the journal.
     m = start + sum(1 for e in rec.journal[start:] if e["at"] <= target)
     return _rebuild(rec, m, target, progress, checkpoints)
-
-
-def _step_to(lab: Lab, target: int, progress, done: int, total: int) -> int:
-    """Step ``lab`` up to step ``target`` in chunks, reporting progress; returns ``done``."""
-    while lab.step_count < target and not lab.finished:
-        n = min(CHUNK, target - lab.step_count)
-        lab.step(n)
-        done += n
-        if progress is not None:
-            progress(min(done, total), total)
-    return done
 
 
 def _apply(lab: Lab, e: dict) -> None:
