@@ -105,6 +105,10 @@ class _RNNBase(Module):
         #: Gates and states of the last forward pass, ``trace[layer][direction][name]`` a NumPy
         #: array ``(T, N, H)`` (``N`` = 1 for an unbatched input).
         self.trace: list = []
+        #: The top layer's forward-direction states of the last pass, one Tensor ``(N, H)``
+        #: per step: pass them to :func:`engine.autodiff.grad` to see how
+        #: :math:`\partial L / \partial h_t` shrinks or grows back through time.
+        self.states: list = []
 
     def _suffixes(self, layer):
         return [f"_l{layer}"] + ([f"_l{layer}_reverse"] if self.bidirectional else [])
@@ -181,6 +185,8 @@ class _RNNBase(Module):
                     hs[t] = h
                     for g in gates:
                         gates[g][t] = gt[g].data
+                if d == 0:
+                    self.states = hs
                 outs.append(stack(hs, axis=0))
                 finals_h.append(h)
                 if c is not None:

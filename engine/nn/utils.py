@@ -21,7 +21,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> floa
     parameters : iterable of Tensor
         Those without a gradient are skipped.
     max_norm : float
-        :math:`\eta > 0`.
+        :math:`\eta > 0`; ``math.inf`` only measures.
     norm_type : float
         ``2`` (Euclidean), any ``p >= 1``, or ``math.inf`` (largest magnitude).
 
@@ -31,7 +31,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> floa
         The joint norm *before* clipping (PyTorch returns it too; plot it to see explosions).
     """
     max_norm, norm_type = float(max_norm), float(norm_type)
-    if not max_norm > 0 or not math.isfinite(max_norm):
+    if not max_norm > 0:        # inf is allowed: it measures the norm and changes nothing
         raise ValueError(f"max_norm must be a positive number, got {max_norm}")
     if not norm_type >= 1:
         raise ValueError(f"norm_type must be >= 1 or inf, got {norm_type}")

@@ -95,6 +95,7 @@ def test_clip_grad_norm_spec_vector_and_inf_norm():
     assert nn.clip_grad_norm_([a], 1.0) == pytest.approx(5.0)
     np.testing.assert_allclose(a.grad.data, [0.6, 0.8], atol=1e-6)
     assert nn.clip_grad_norm_([a], 10.0) == pytest.approx(1.0, abs=1e-5)   # no change
+    assert nn.clip_grad_norm_([a], math.inf) == pytest.approx(1.0, abs=1e-5)  # measure only
     np.testing.assert_allclose(a.grad.data, [0.6, 0.8], atol=1e-6)
     b = Tensor(np.zeros(3), requires_grad=True)
     b.grad = Tensor(np.array([-2.0, 1.0, 0.5]))
