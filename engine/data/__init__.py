@@ -10,6 +10,8 @@
 * :mod:`~engine.data.tasks` - paired tasks for parameter tying (section 8.4).
 * :mod:`~engine.data.sequences` - toy sequence tasks (copy, reverse, sort, shift,
   histogram) for the transformer lab (chapter 11).
+* :mod:`~engine.data.recurrent_tasks` - delayed recall and noisy sines for the recurrent
+  lab (chapter 10).
 * :mod:`~engine.data.splits` - seeded train/val/test splits, one-hot targets, standardising.
 * :mod:`~engine.data.csv_points` - load and save a user's own labelled 2-D points.
 
