@@ -76,6 +76,8 @@ ENTRIES: tuple[Entry, ...] = (
           "mathdl_gui.panels.conv_explorer:ConvExplorerPanel"),
     Entry("cnn", 9, "CNN on handwritten digits",
           "engine.labs.cnn:CNNLab", "mathdl_gui.panels.cnn:CNNPanel"),
+    Entry("recurrent", 10, "Recurrent networks: gates over time",
+          "engine.labs.recurrent:RecurrentLab", "mathdl_gui.panels.recurrent:RecurrentPanel"),
     Entry("transformer", 11, "Transformer: attention heads",
           "engine.labs.transformer:TransformerLab",
           "mathdl_gui.panels.transformer:TransformerPanel"),

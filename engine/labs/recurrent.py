@@ -39,9 +39,9 @@ EVAL_EVERY = 10
 
 #: Gate rows shown for each cell, in display order, and what each one means.
 GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o", "c"), "gru": ("r", "z", "n")}
-GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g = c\u0303",
+GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g",
                "o": "output gate o", "c": "cell state c", "r": "reset gate r",
-               "z": "update gate z", "n": "candidate n = h\u0303"}
+               "z": "update gate z", "n": "candidate n"}
 
 
 class SequenceModel(Module):
@@ -78,7 +78,7 @@ class RecurrentLab(Lab):
                    "value of a noisy sine."),
         Param("length", "int", 20, 5, 60, step=1, rebuild=True, group="Task",
               label="sequence length", symbol="T"),
-        Param("delay", "int", 4, 1, 30, step=1, rebuild=True, group="Task", symbol="d",
+        Param("delay", "int", 4, 1, 19, step=1, rebuild=True, group="Task", symbol="d",
               help="How many steps back the recall task asks for (must be < T)."),
         Param("vocab", "int", 4, 2, 8, step=1, rebuild=True, group="Task", symbol="V",
               help="Number of different tokens in the recall task."),
@@ -289,7 +289,8 @@ class RecurrentLab(Lab):
                 "grad_norms": np.asarray(self.norms, np.float64), "clip": v["clip"],
                 "delay": v["delay"], "probe": probe}
         return Snapshot.make(self.name, self.step_count, scalars, data,
-                             {"equations": self._equations(probe)}, self.alerts)
+                             {"equation": self._equations(probe), "summary": self.summary},
+                             self.alerts)
 
     def _equations(self, probe) -> str:
         v = self.values
