@@ -243,8 +243,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"MathDL Playground \u2014 {entry.title}")
         self._select_nav(name)
         has_model = hasattr(lab, "save_model")
-        for a in (self.act_save_model, self.act_load_model, self.act_onnx):
+        for a in (self.act_save_model, self.act_load_model):
             a.setEnabled(has_model)
+        self.act_onnx.setEnabled(hasattr(lab, "export_onnx"))
         self.model_button.setEnabled(has_model)
         self.worker = LabWorker(lab, self.speed.value())
         self.worker.failed.connect(self.show_error)

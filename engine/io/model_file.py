@@ -53,6 +53,7 @@ ARCHITECTURES: dict[str, str] = {
     "image_gan": "engine.labs.image_gan:validate_gan_config:DigitGAN",
     "realnvp2d": "engine.flows:validate_flow_config:RealNVP2D",
     "transformer": "engine.nn.tiny_transformer:validate_transformer_config:TinyTransformer",
+    "recurrent": "engine.labs.recurrent:validate_sequence_config:SequenceModel",
 }
 
 

@@ -27,6 +27,7 @@ from engine import backend, optim
 from engine.autodiff import Tensor, grad, no_grad
 from engine.data import EpochSampler
 from engine.data.recurrent_tasks import IGNORE, make_delayed_recall, make_sine_sequences
+from engine.io.model_file import ModelFileError, read_model, save_model
 from engine.labs.base import Lab, Param, Snapshot
 from engine.nn import GRU, LSTM, RNN, Linear, clip_grad_norm_
 from engine.nn import functional as F
@@ -44,14 +45,36 @@ GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g",
                "z": "update gate z", "n": "candidate n"}
 
 
+def validate_sequence_config(config) -> dict:
+    """Check a :class:`SequenceModel` config (from code or a model file); ``ValueError`` says
+    which field is wrong."""
+    if not isinstance(config, dict):
+        raise ValueError("a recurrent model config must be a JSON object")
+    if config.get("cell") not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {config.get('cell')!r}")
+    out = {"cell": config["cell"]}
+    for name, hi in (("n_in", 64), ("hidden", 256), ("n_out", 64)):
+        v = config.get(name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+            raise ValueError(f"{name} must be an integer in 1..{hi}, got {v!r}")
+        out[name] = int(v)
+    return out
+
+
 class SequenceModel(Module):
     """One recurrent layer and a linear read-out of every state: ``(N, T, D) -> (N, T, O)``."""
 
-    def __init__(self, cell: str, n_in: int, hidden: int, n_out: int, generator):
+    def __init__(self, cell: str, n_in: int, hidden: int, n_out: int, generator=None):
         super().__init__()
-        self.cell = cell
+        self.config = validate_sequence_config(
+            {"cell": cell, "n_in": n_in, "hidden": hidden, "n_out": n_out})
         self.rnn = CELLS[cell](n_in, hidden, batch_first=True, generator=generator)
         self.head = Linear(hidden, n_out, generator=generator)
+
+    @classmethod
+    def from_config(cls, config: dict, generator=None) -> "SequenceModel":
+        c = validate_sequence_config(config)
+        return cls(c["cell"], c["n_in"], c["hidden"], c["n_out"], generator)
 
     def forward(self, x):
         out, _ = self.rnn(x)
@@ -109,6 +132,14 @@ class RecurrentLab(Lab):
         if v["task"] == "recall" and v["delay"] >= v["length"]:
             raise ValueError(f"delay must be smaller than the sequence length ({v['length']})")
         g = self.rng
+        n_in, n_out = self._make_data(g)
+        self.model = SequenceModel(v["cell"], n_in, v["hidden"], n_out, g)
+        self._fresh_run()
+        self._evaluate(0)
+
+    def _make_data(self, g) -> tuple[int, int]:
+        """The task's train and test sequences; returns the model's (input, output) sizes."""
+        v = self.values
         if v["task"] == "recall":
             V = v["vocab"]
             tr_x, tr_y = make_delayed_recall(N_TRAIN, v["length"], v["delay"], V, g)
@@ -124,9 +155,13 @@ class RecurrentLab(Lab):
             self.Xtr, self.Xte = tr_x[..., None], te_x[..., None]
             self.ytr, self.yte = tr_y, te_y
             n_in = n_out = 1
-        self.model = SequenceModel(v["cell"], n_in, v["hidden"], n_out, g)
+        return n_in, n_out
+
+    def _fresh_run(self) -> None:
+        """Optimizer, sampler and histories for ``self.model``, moved to the device."""
+        v = self.values
         self.optimizer = optim.make_optimizer(v["optimizer"], self.model.parameters(), v["lr"])
-        self.sampler = EpochSampler(g)
+        self.sampler = EpochSampler(self.rng)
         self.hist = {k: [] for k in ("step", "train_loss", "test_loss", "test_metric")}
         self.norm_steps: list[int] = []
         self.norms: list[float] = []
@@ -134,7 +169,6 @@ class RecurrentLab(Lab):
         self.diverged = False
         self.alerts: list[str] = []
         self._to_device()
-        self._evaluate(0)
 
     def _device(self) -> str:
         return backend.resolve(self.backend_name, self.work_size())
@@ -234,6 +268,48 @@ class RecurrentLab(Lab):
     def history(self) -> dict:
         return {k: list(map(float, v)) for k, v in self.hist.items()}
 
+    # -- model files ----------------------------------------------------------------------------
+    def save_model(self, path) -> None:
+        v = self.values
+        save_model(path, self.model, {"kind": "recurrent", **self.model.config},
+                   hyperparameters={k: v[k] for k in ("optimizer", "lr", "clip", "batch_size")},
+                   task={k: v[k] for k in ("task", "length", "delay", "vocab")},
+                   seed=self.seed, step=self.step_count, lab=self.name)
+
+    def load_model(self, path) -> None:
+        """Load a saved model with its task (length, delay, vocabulary): the data are remade
+        for that task and training goes on from the file's step."""
+        mf = read_model(path, expect=("recurrent", "recurrent sequence models"))
+        task = mf.task or {}
+        new = dict(self.values)
+        try:
+            for k in ("task", "length", "delay", "vocab"):
+                if k in task:
+                    new[k] = self._param(k).coerce(task[k])
+        except ValueError as exc:
+            raise ModelFileError(f"the model file's task is not one this lab runs: {exc}") \
+                from None
+        sizes = (new["vocab"], new["vocab"]) if new["task"] == "recall" else (1, 1)
+        cfg = mf.model.config
+        if (cfg["n_in"], cfg["n_out"]) != sizes:
+            raise ModelFileError(f"the model reads {cfg['n_in']} inputs into {cfg['n_out']} "
+                                 f"outputs; the {new['task']} task needs {sizes[0]} -> "
+                                 f"{sizes[1]}")
+        if new["task"] == "recall" and new["delay"] >= new["length"]:
+            raise ModelFileError("the model file's delay is not smaller than its length")
+        new.update(cell=cfg["cell"], hidden=cfg["hidden"])
+        self.values = new
+        self._make_data(np.random.default_rng(self.seed))
+        self.model = mf.model
+        self._fresh_run()
+        self.step_count = mf.step
+        self._evaluate(mf.step)
+        self.notice = f"loaded {cfg['cell'].upper()} trained for {mf.step:,} steps"
+
+    def export_onnx(self, path) -> None:
+        raise ValueError("ONNX export is not available for recurrent models yet (ONNX's LSTM "
+                         "and GRU ops order their gates differently); save the model file")
+
     # -- the probe ------------------------------------------------------------------------------
     def _probe(self) -> dict:
         """Heatmaps, prediction and the vanishing-gradient meter for one test sequence."""
@@ -249,7 +325,8 @@ class RecurrentLab(Lab):
             last = out[0, -1]
             y_last = self.yte[k, -1]
             if v["task"] == "recall":
-                loss_T = F.cross_entropy(last.reshape(1, -1), np.array([y_last]))
+                loss_T = F.cross_entropy(last.reshape(1, -1),
+                                         backend.xp_of(last.data).asarray([y_last]))
             else:
                 loss_T = (last[0] - float(y_last)) ** 2
             grads = grad(loss_T, rnn.states, allow_unused=True)

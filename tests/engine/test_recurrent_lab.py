@@ -128,3 +128,38 @@ def test_replay_and_deep_copy_are_exact(trained):
     ref.step(2)
     for a, b in zip(back.model.parameters(), ref.model.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_model_file_round_trip_brings_its_task_along(tmp_path):
+    src = RecurrentLab(seed=4, cell="gru", hidden=6, length=10, delay=6, vocab=3)
+    src.step(40)
+    path = tmp_path / "gru.safetensors"
+    src.save_model(path)
+    lab = RecurrentLab(seed=4)                        # LSTM, H 16, d 4, V 4 by default
+    lab.load_model(path)
+    assert (lab.values["cell"], lab.values["hidden"], lab.values["delay"],
+            lab.values["vocab"], lab.values["length"]) == ("gru", 6, 6, 3, 10)
+    assert lab.step_count == 40 and "GRU" in lab.notice
+    a, b = src.snapshot().data["probe"], lab.snapshot().data["probe"]
+    np.testing.assert_allclose(a["probs"], b["probs"], atol=1e-6)
+    lab.step(3)
+    assert lab.step_count == 43
+
+
+def test_model_file_of_another_kind_changes_nothing(tmp_path):
+    from engine.io.model_file import ModelFileError  # noqa: PLC0415
+    from engine.labs.cnn import CNNLab  # noqa: PLC0415
+    cnn = CNNLab(seed=0, n_train=500)
+    cnn.save_model(tmp_path / "cnn.safetensors")
+    lab = RecurrentLab(seed=0)
+    before = [p.data.copy() for p in lab.model.parameters()]
+    with pytest.raises(ModelFileError, match="recurrent sequence models"):
+        lab.load_model(tmp_path / "cnn.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(ModelFileError):
+        lab.load_model(tmp_path / "bad.safetensors")
+    for p, q in zip(lab.model.parameters(), before):
+        np.testing.assert_array_equal(p.data, q)
+    with pytest.raises(ValueError, match="save the model file"):
+        lab.export_onnx(tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
