@@ -520,6 +520,63 @@ def autoencoder_to_onnx(model, name: str = "mathdl_autoencoder"):
     return g.finish(name, [("x", f, ["N", p])], outputs)
 
 
+# -- recurrent -------------------------------------------------------------------------------------
+#: Rows of PyTorch's gate blocks in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
+_ONNX_GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
+
+
+def sequence_model_to_onnx(model, name: str = "mathdl_recurrent"):
+    r"""Build the ``onnx.ModelProto`` of the recurrent lab's
+    :class:`engine.labs.recurrent.SequenceModel`: one RNN, LSTM or GRU layer and a linear
+    read-out of every state.
+
+    ONNX's ``RNN``/``LSTM``/``GRU`` ops hold the same weights as PyTorch with the gate blocks
+    in another order (LSTM ``i, o, f, c``; GRU ``z, r, h``), so the rows are permuted on
+    export; the GRU uses ``linear_before_reset = 1``, PyTorch's form, where the reset gate
+    scales :math:`W_{hn} h + b_{hn}`.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``x`` float32 ``(N, T, D)`` (one-hot tokens for the recall task, the sine's
+        values for the sine task); output ``y`` ``(N, T, O)``: the read-out of every state
+        (logits for recall, the predicted next value for sine).
+    """
+    from onnx import TensorProto
+
+    from engine.labs.recurrent import SequenceModel
+
+    if not isinstance(model, SequenceModel):
+        raise ValueError(f"sequence_model_to_onnx needs a SequenceModel, got "
+                         f"{type(model).__name__}")
+    cfg = model.config
+    cell, d_in, H, d_out = cfg["cell"], cfg["n_in"], cfg["hidden"], cfg["n_out"]
+    rnn = model.rnn
+    order = _ONNX_GATE_ORDER[cell]
+
+    def blocks(a):          # (G*H, ...) in PyTorch's gate order -> ONNX's, with a direction axis
+        a = _f32(a)
+        return np.concatenate([a[k * H:(k + 1) * H] for k in order])[None]
+
+    g = _Graph()
+    w = g.const("rnn.W", blocks(rnn.weight_ih_l0))
+    r = g.const("rnn.R", blocks(rnn.weight_hh_l0))
+    b = g.const("rnn.B", np.concatenate([blocks(rnn.bias_ih_l0), blocks(rnn.bias_hh_l0)], 1))
+    xt = g.op("Transpose", ["x"], "x_time_first", perm=[1, 0, 2])          # (T, N, D)
+    attrs = {"hidden_size": H}
+    op = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[cell]
+    if cell == "rnn":
+        attrs["activations"] = ["Tanh" if rnn.nonlinearity == "tanh" else "Relu"]
+    if cell == "gru":
+        attrs["linear_before_reset"] = 1
+    g.op(op, [xt, w, r, b], ["states"], **attrs)                           # (T, 1, N, H)
+    h = g.op("Squeeze", ["states", g.ints("dir_axis", [1])], "states_tnh")
+    h = g.op("Transpose", [h], "states_nth", perm=[1, 0, 2])                 # (N, T, H)
+    g.matmul(h, model.head.weight, model.head.bias, "head", "y")
+    f = TensorProto.FLOAT
+    return g.finish(name, [("x", f, ["N", "T", d_in])], [("y", f, ["N", "T", d_out])])
+
+
 # -- dispatch and files ---------------------------------------------------------------------------
 def model_to_onnx(model, head: str | None = None, input_mean=None, input_std=None):
     """The checked ``onnx.ModelProto`` of any exportable model, by its kind.
@@ -548,17 +605,21 @@ def model_to_onnx(model, head: str | None = None, input_mean=None, input_std=Non
         return cnn_to_onnx(model, head or "softmax")
     if isinstance(model, MLP):
         return mlp_to_onnx(model, head or "softmax", input_mean, input_std)
+    from engine.labs.recurrent import SequenceModel
+
     builders = ((TinyTransformer, transformer_to_onnx),
                 ((DigitGAN, Generator), generator_to_onnx),
-                (Autoencoder, autoencoder_to_onnx))
+                (Autoencoder, autoencoder_to_onnx),
+                (SequenceModel, sequence_model_to_onnx))
     for kind, build in builders:
         if isinstance(model, kind):
             if head is not None or input_mean is not None or input_std is not None:
                 raise ValueError(f"head and input standardisation apply to MLPs and CNNs, "
                                  f"not to a {type(model).__name__}")
             return build(model)
-    raise ValueError(f"ONNX export covers MLPs, CNNs, tiny transformers, GAN generators and "
-                     f"autoencoders, not a {type(model).__name__}")
+    raise ValueError(f"ONNX export covers MLPs, CNNs, tiny transformers, GAN generators, "
+                     f"autoencoders and recurrent sequence models, not a "
+                     f"{type(model).__name__}")
 
 
 def export_onnx(path, model, head: str | None = None, input_mean=None,

@@ -307,8 +307,10 @@ class RecurrentLab(Lab):
         self.notice = f"loaded {cfg['cell'].upper()} trained for {mf.step:,} steps"
 
     def export_onnx(self, path) -> None:
-        raise ValueError("ONNX export is not available for recurrent models yet (ONNX's LSTM "
-                         "and GRU ops order their gates differently); save the model file")
+        """Write the model as ONNX: ``x (N, T, D)`` -> ``y (N, T, O)`` (see
+        :func:`engine.io.onnx_export.sequence_model_to_onnx`)."""
+        from engine.io.onnx_export import export_onnx  # noqa: PLC0415  (needs onnx)
+        export_onnx(path, self.model)
 
     # -- the probe ------------------------------------------------------------------------------
     def _probe(self) -> dict:
