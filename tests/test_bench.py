@@ -4,7 +4,8 @@ import importlib
 import pytest
 
 MODULES = ["bench.bench_mlp", "bench.bench_network", "bench.bench_cnn",
-           "bench.bench_transformer", "bench.bench_gui", "bench.gpu_check", "bench.__main__"]
+           "bench.bench_transformer", "bench.bench_rnn", "bench.bench_gui", "bench.gpu_check",
+           "bench.__main__"]
 
 
 @pytest.mark.parametrize("name", MODULES)
