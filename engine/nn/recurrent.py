@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from engine import backend
-from engine.autodiff import Tensor, concatenate, stack
+from engine.autodiff import Function, Tensor, concatenate, is_grad_enabled, stack
 from engine.nn import functional as F
 from engine.nn import init
 from engine.nn.module import Module, Parameter
@@ -47,25 +47,94 @@ def _positive(name, v, who):
     return int(v)
 
 
-def _step(kind, act, xw, h, c, w_hh, b_hh):
+def _sigmoid(xp, a):
+    return 0.5 * (1.0 + xp.tanh(0.5 * a))          # no overflow for any input
+
+
+class LSTMStep(Function):
+    r"""One fused LSTM step: ``(xw, h, c, W_hh, b_hh) -> [h', c', i, f, g, o, tanh c']``,
+    the seven ``(N, H)`` blocks side by side ``(N, 7H)``.
+
+    A step built from primitives is about fifteen graph nodes; this is one, with the
+    derivative written out (:math:`a` the gate pre-activations, :math:`\bar x` upstream
+    gradients):
+
+    .. math:: \bar c = \bar c' + \bar h'\, o\,(1 - \tanh^2 c'),\quad
+              \bar a_i = \bar c\, g\, i(1-i),\ \bar a_f = \bar c\, c\, f(1-f),\
+              \bar a_g = \bar c\, i\,(1-g^2),\ \bar a_o = \bar h' \tanh c'\, o(1-o),
+
+    then :math:`\bar{xw} = \bar a`, :math:`\bar h = \bar a W_{hh}`,
+    :math:`\bar W_{hh} = \bar a^\top h`, :math:`\bar b_{hh} = \sum_n \bar a` and
+    :math:`\bar c_{prev} = \bar c\, f` (plus any gradient sent to the gate blocks
+    themselves).  Backward runs on arrays; when the backward pass is itself recorded
+    (``create_graph``) it runs on Tensors, so gradients of gradients still work.
+    """
+
+    name = "LSTMStep"
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, xw, h, c, w_hh, b_hh):
+        xp = backend.xp_of(xw)
+        H = h.shape[-1]
+        pre = xw + h @ w_hh.T
+        if b_hh is not None:
+            pre = pre + b_hh
+        i, f = _sigmoid(xp, pre[:, :H]), _sigmoid(xp, pre[:, H:2 * H])
+        g, o = xp.tanh(pre[:, 2 * H:3 * H]), _sigmoid(xp, pre[:, 3 * H:])
+        c2 = f * c + i * g
+        tc = xp.tanh(c2)
+        return xp.concatenate([o * tc, c2, i, f, g, o, tc], axis=1)
+
+    @staticmethod
+    def backward(ctx, gout):
+        xw, h, c, w_hh, b_hh = ctx.inputs
+        out = ctx.saved_output()
+        if is_grad_enabled():               # a recorded backward: stay on Tensors
+            raw, cat = False, concatenate
+            gout_, out_, h_, c_, w_ = gout, out, h, c, w_hh
+        else:
+            xp = backend.xp_of(out.data)
+            raw, cat = True, (lambda parts, axis: xp.concatenate(parts, axis=axis))
+            gout_, out_, h_, c_, w_ = gout.data, out.data, h.data, c.data, w_hh.data
+        H = h_.shape[-1]
+        blk = [out_[:, k * H:(k + 1) * H] for k in range(7)]
+        gb = [gout_[:, k * H:(k + 1) * H] for k in range(7)]
+        _, _, i, f, g, o, tc = blk
+        # Upstream: h', c', the gate blocks i, f, g, o and tanh c' (normally only h', c').
+        dc = gb[1] + (gb[0] * o + gb[6]) * (1.0 - tc * tc)
+        da = cat([(dc * g + gb[2]) * i * (1.0 - i),
+                  (dc * c_ + gb[3]) * f * (1.0 - f),
+                  (dc * i + gb[4]) * (1.0 - g * g),
+                  (gb[0] * tc + gb[5]) * o * (1.0 - o)], axis=1)
+        grads = [da, da @ w_, dc * f, da.T @ h_,
+                 da.sum(axis=0) if b_hh is not None else None]
+        if raw:
+            grads = [None if a is None else Tensor(a) for a in grads]
+        return tuple(gr if need else None for gr, need in zip(grads, ctx.needs_input_grad))
+
+
+def _step(kind, act, xw, h, c, w_hh, b_hh, tensors=False):
     """One time step from the precomputed input part ``xw = W_ih x_t + b_ih`` ``(N, G·H)``.
 
-    Returns ``(h, c, gates)`` with ``gates`` a dict of Tensors ``(N, H)`` (``c`` is None
-    except for the LSTM).
+    Returns ``(h, c, gates)``: ``c`` is None except for the LSTM; ``gates`` maps names to
+    ``(N, H)`` blocks, Tensors when ``tensors`` (cells hand them out) or else arrays where
+    that saves graph nodes (the sequence loop only records them).
     """
-    hw = F.linear(h, w_hh, b_hh)
     H = h.shape[-1]
+    if kind == "lstm":
+        if b_hh is None:      # a layer without biases: a constant zero, no gradient
+            b_hh = Tensor(backend.xp_of(xw.data).zeros(4 * H, dtype=xw.data.dtype))
+        out = LSTMStep.apply(xw, h, c, w_hh, b_hh)
+        h, c = out[:, :H], out[:, H:2 * H]
+        src = out if tensors else out.data
+        gates = {name: src[:, k * H:(k + 1) * H] for k, name in enumerate("ifgo", 2)}
+        return h, c, dict(gates, c=c if tensors else c.data, h=h if tensors else h.data)
+    hw = F.linear(h, w_hh, b_hh)
     if kind == "rnn":
         z = xw + hw
         h = z.tanh() if act == "tanh" else F.relu(z)
         return h, None, {"h": h}
-    if kind == "lstm":
-        pre = xw + hw
-        i, f = pre[..., 0:H].sigmoid(), pre[..., H:2 * H].sigmoid()
-        g, o = pre[..., 2 * H:3 * H].tanh(), pre[..., 3 * H:4 * H].sigmoid()
-        c = f * c + i * g
-        h = o * c.tanh()
-        return h, c, {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
     r = (xw[..., 0:H] + hw[..., 0:H]).sigmoid()
     z = (xw[..., H:2 * H] + hw[..., H:2 * H]).sigmoid()
     n = (xw[..., 2 * H:] + r * hw[..., 2 * H:]).tanh()
@@ -184,7 +253,7 @@ class _RNNBase(Module):
                     h, c, gt = _step(self.kind, self.nonlinearity, xw[t], h, c, w_hh, b_hh)
                     hs[t] = h
                     for g in gates:
-                        gates[g][t] = gt[g].data
+                        gates[g][t] = getattr(gt[g], "data", gt[g])
                 if d == 0:
                     self.states = hs
                 outs.append(stack(hs, axis=0))
@@ -280,7 +349,7 @@ class _CellBase(Module):
             c = c.reshape(1, self.hidden_size) if c is not None else None
         xw = F.linear(x, self.weight_ih, self.bias_ih)
         h, c, self.gates = _step(self.kind, self.nonlinearity, xw, h, c, self.weight_hh,
-                                 self.bias_hh)
+                                 self.bias_hh, tensors=True)
         if single:
             h = h.reshape(self.hidden_size)
             c = c.reshape(self.hidden_size) if c is not None else None

@@ -200,3 +200,18 @@ def test_recurrent_lab_on_every_backend(xp):
     assert sb.scalars["loss"] == pytest.approx(sa.scalars["loss"], rel=1e-4)
     np.testing.assert_allclose(sb.data["probe"]["hidden"], sa.data["probe"]["hidden"],
                                atol=1e-5)
+
+
+def test_fused_lstm_step_second_derivatives_and_gate_gradients():
+    from engine.autodiff import gradgradcheck  # noqa: PLC0415
+    from engine.nn.recurrent import LSTMStep  # noqa: PLC0415
+    g = np.random.default_rng(6)
+    N, H = 2, 3
+    args = [Tensor(g.normal(size=s), requires_grad=True)
+            for s in ((N, 4 * H), (N, H), (N, H), (4 * H, H), (4 * H,))]
+
+    def every_block(*a):           # all seven output blocks carry gradient
+        out = LSTMStep.apply(*a)
+        return (out * Tensor(np.linspace(-1, 1, 7 * H))).sum()
+    assert gradcheck(every_block, args)
+    assert gradgradcheck(lambda *a: LSTMStep.apply(*a), args)
