@@ -15,10 +15,10 @@ For input :math:`x_t` and the previous state :math:`h_{t-1}` (all products batch
   :math:`h_t = (1 - z) \odot n + z \odot h_{t-1}`.
 
 Weights are ``weight_ih_l{k}`` ``(G·H, D)``, ``weight_hh_l{k}`` ``(G·H, H)`` and the two biases
-(``_reverse`` for the backward direction), so PyTorch state dicts load as they are.  Every
-step is built from autodiff primitives, so backpropagation through time, gradients of any
-order and gradient checks come from the core.  The input projections of all time steps are
-one matrix product; only :math:`W_{hh} h_{t-1}` runs step by step.
+(``_reverse`` for the backward direction), so PyTorch state dicts load as they are.  RNN and
+GRU steps are built from autodiff primitives; an LSTM step is one fused node
+(:class:`LSTMStep`) with its derivative written out.  Either way backpropagation through time,
+gradients of any order and gradient checks come from the core.
 
 Every forward pass also keeps, for the gate viewers, :attr:`_RNNBase.trace`: per layer and
 direction the gates and states as NumPy arrays ``(T, N, H)``.
@@ -246,11 +246,18 @@ class _RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
                 h = h0[k] if h0 is not None else zeros
                 c = (c0[k] if c0 is not None else zeros) if self.kind == "lstm" else None
-                xw = F.linear(layer_in, w_ih, b_ih)          # every step's input part at once
+                if layer_in.requires_grad:
+                    # Every step's input part in one product (the slices' gradients add up).
+                    xw = F.linear(layer_in, w_ih, b_ih)
+                    x_part = xw.__getitem__
+                else:
+                    # Plain data in: slicing it records nothing, so take one product per step
+                    # and spare backward a full-size scatter per step (O(T^2) for long T).
+                    x_part = lambda t: F.linear(layer_in[t], w_ih, b_ih)  # noqa: E731
                 order = range(T - 1, -1, -1) if d == 1 else range(T)
                 hs, gates = [None] * T, {g: [None] * T for g in self._trace_names()}
                 for t in order:
-                    h, c, gt = _step(self.kind, self.nonlinearity, xw[t], h, c, w_hh, b_hh)
+                    h, c, gt = _step(self.kind, self.nonlinearity, x_part(t), h, c, w_hh, b_hh)
                     hs[t] = h
                     for g in gates:
                         gates[g][t] = getattr(gt[g], "data", gt[g])
