@@ -72,15 +72,26 @@ def run_sweep(lab_cls: type[Lab], runs: list[dict], steps: int, fixed: dict | No
 
     A row: ``seed``, the varied ``params``, ``step`` reached (a diverged run stops early),
     ``elapsed_s``, ``steps_per_s``, the final ``scalars`` and the ``alerts``.  ``fixed``
-    params are applied first (as ``--set`` does), then the run's own.
+    params are applied first (as ``--set`` does), then the run's own; a combination the lab
+    refuses gives a row with ``error`` (the lab's message) and empty ``scalars``.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     rows = []
     for i, run in enumerate(runs):
-        lab = lab_cls(seed=run["seed"], backend_name=backend_name)
-        for name, value in {**(fixed or {}), **run["params"]}.items():
-            lab.set_param(name, value)
+        try:
+            lab = lab_cls(seed=run["seed"], backend_name=backend_name)
+            for name, value in {**(fixed or {}), **run["params"]}.items():
+                lab.set_param(name, value)
+        except ValueError as exc:
+            # A combination the lab refuses (delay >= length, say): record why, go on.
+            row = {"seed": run["seed"], "params": dict(run["params"]), "step": 0,
+                   "elapsed_s": 0.0, "steps_per_s": 0.0, "scalars": {}, "alerts": [],
+                   "error": str(exc)}
+            rows.append(row)
+            if on_row is not None:
+                on_row(i, row)
+            continue
         t0 = time.perf_counter()
         lab.step(steps)
         snap = lab.snapshot()

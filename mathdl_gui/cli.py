@@ -178,16 +178,20 @@ def cmd_sweep(args) -> int:
 
     def report(i, row):
         shown = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "defaults"
-        print(f"  run {i + 1}/{len(runs)}: {shown}, seed {row['seed']}: "
-              f"{row['elapsed_s']:.1f} s", file=sys.stderr, flush=True)
+        done = f"refused: {row['error']}" if "error" in row else f"{row['elapsed_s']:.1f} s"
+        print(f"  run {i + 1}/{len(runs)}: {shown}, seed {row['seed']}: {done}",
+              file=sys.stderr, flush=True)
 
     rows = sweep.run_sweep(lab_cls, runs, args.steps, fixed, args.backend, report)
-    metrics = (sweep.parse_values(args.metrics) if args.metrics
-               else _default_metrics(rows[0]["scalars"]))
-    unknown = [m for m in metrics if m not in rows[0]["scalars"]]
+    ran = [r for r in rows if "error" not in r]
+    if not ran:
+        raise UsageError("the lab refused every combination: " + rows[0]["error"])
+    scalars = ran[0]["scalars"]
+    metrics = sweep.parse_values(args.metrics) if args.metrics else _default_metrics(scalars)
+    unknown = [m for m in metrics if m not in scalars]
     if unknown:
         raise UsageError(f"--metrics: {', '.join(unknown)} not among this lab's scalars: "
-                         + ", ".join(rows[0]["scalars"]))
+                         + ", ".join(scalars))
     summary = sweep.summarise(rows, metrics)
     names = list(vary)
     head = names + ["runs"] + metrics + ["seconds"]
@@ -206,14 +210,14 @@ def cmd_sweep(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
         fields = ["seed"] + names + ["step", "elapsed_s", "steps_per_s"] + \
-            list(rows[0]["scalars"]) + ["alerts"]
+            list(scalars) + ["alerts", "error"]
         w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({"seed": r["seed"], **r["params"], "step": r["step"],
                         "elapsed_s": round(r["elapsed_s"], 4),
                         "steps_per_s": round(r["steps_per_s"], 1), **r["scalars"],
-                        "alerts": " | ".join(r["alerts"])})
+                        "alerts": " | ".join(r["alerts"]), "error": r.get("error", "")})
         write_text(out / "sweep.csv", buf.getvalue())
         doc = experiment._jsonable({"lab": args.lab, "steps": args.steps, "fixed": fixed,
                                     "vary": vary, "seeds": seeds, "metrics": metrics,

@@ -57,3 +57,13 @@ def test_a_missing_or_diverged_metric_shows_as_nan():
             {"params": {"a": 1}, "scalars": {"loss": math.inf}, "elapsed_s": 0.1}]
     (entry,) = sweep.summarise(rows, ["loss", "accuracy"])
     assert math.isnan(entry["loss"][0]) and math.isnan(entry["accuracy"][0])
+
+
+def test_a_refused_combination_is_a_row_with_its_reason_and_the_rest_run():
+    from engine.labs.recurrent import RecurrentLab  # noqa: PLC0415
+    runs = sweep.plan(RecurrentLab, {"delay": ["2", "9"]}, [0])
+    rows = sweep.run_sweep(RecurrentLab, runs, 2, fixed={"length": "8", "hidden": "4"})
+    assert "error" not in rows[0] and rows[0]["step"] == 2
+    assert "smaller than the sequence length" in rows[1]["error"] and rows[1]["scalars"] == {}
+    (ok, bad) = sweep.summarise(rows, ["loss"])
+    assert math.isfinite(ok["loss"][0]) and math.isnan(bad["loss"][0])
