@@ -276,9 +276,6 @@ class AutoencoderLab(Lab):
         self._probe_eps = show.standard_normal(LATENT).astype(np.float32)
         self._evaluate(self.step_count)
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
-
     def _to_device(self) -> None:
         dev = self._device()
         self.model.to_backend(dev)

@@ -349,7 +349,11 @@ class Lab:
     # -- running --------------------------------------------------------------------------------
     @property
     def xp(self):
-        return backend.get_xp(self.backend_name, self.work_size())
+        return backend.get_xp(self._device())
+
+    def _device(self) -> str:
+        """The backend this lab's arrays live on: ``backend_name`` resolved for its work."""
+        return backend.resolve(self.backend_name, self.work_size())
 
     def work_size(self) -> float:
         """Rough forward multiply-adds per step, for the ``auto`` backend choice."""

@@ -112,9 +112,6 @@ class CNNLab(Lab):
         self.sampler = EpochSampler(self.rng)
         self._evaluate(0)
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
-
     def _to_device(self) -> None:
         dev = self._device()
         self.model.to_backend(dev)

@@ -86,9 +86,6 @@ class FlowLab(Lab):
         self.sample_z = self.rng.standard_normal((N_SAMPLES, 2)).astype(np.float32)
         self._evaluate(0)
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, 0.0)
-
     def _on_param(self, name, old):
         if name == "lr" and hasattr(self, "optimizer"):
             for g in self.optimizer.param_groups:

@@ -259,9 +259,6 @@ class GANLab(Lab):
         return optim.make_optimizer(kind, params, lr,
                                     **({"betas": (0.5, 0.9)} if kind == "adam" else {}))
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
-
     def work_size(self) -> float:
         v = self.values
         g = [v["noise_dim"]] + [v["g_width"]] * v["g_depth"] + [2]

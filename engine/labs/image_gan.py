@@ -298,9 +298,6 @@ class ImageGANLab(Lab):
         self.opt_d = optim.Adam([p for p in self.model.discriminator.parameters()
                                  if p.requires_grad], lr=lr, betas=(0.5, 0.999))
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
-
     def _to_device(self) -> None:
         dev = self._device()
         self.model.to_backend(dev)

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from engine import backend, optim
+from engine import optim
 from engine.autodiff import Tensor, no_grad
 from engine.data import (
     DOMAIN,
@@ -248,9 +248,6 @@ class NetworkLab(Lab):
     def _make_optimizer(self):
         return optim.make_optimizer(self.values["optimizer"], self.model.parameters(),
                                     self.values["lr"])
-
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
 
     def work_size(self) -> float:
         sizes = [2] + _widths(self.values["layers"]) + [5]

@@ -119,18 +119,20 @@ class RecurrentLab(Lab):
     )
 
     # -- building -------------------------------------------------------------------------------
-    def validate(self, name, value):
-        value = super().validate(name, value)
-        v = dict(self.values, **{name: value})
+    @staticmethod
+    def _check_delay(v) -> None:
         if v["task"] == "recall" and v["delay"] >= v["length"]:
             raise ValueError(f"delay must be smaller than the sequence length ({v['length']}), "
                              f"got {v['delay']}")
+
+    def validate(self, name, value):
+        value = super().validate(name, value)
+        self._check_delay(dict(self.values, **{name: value}))
         return value
 
     def _build(self) -> None:
         v = self.values
-        if v["task"] == "recall" and v["delay"] >= v["length"]:
-            raise ValueError(f"delay must be smaller than the sequence length ({v['length']})")
+        self._check_delay(v)          # values given to the constructor skip ``validate``
         g = self.rng
         n_in, n_out = self._make_data(g)
         self.model = SequenceModel(v["cell"], n_in, v["hidden"], n_out, g)
@@ -169,9 +171,6 @@ class RecurrentLab(Lab):
         self.diverged = False
         self.alerts: list[str] = []
         self._to_device()
-
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
 
     def _to_device(self) -> None:
         dev = self._device()

@@ -214,9 +214,6 @@ class TransformerLab(Lab):
         self._losses: list[float] = []
         self._evaluate(0)
 
-    def _device(self) -> str:
-        return backend.resolve(self.backend_name, self.work_size())
-
     def _to_device(self) -> None:
         dev = self._device()
         self.model.to_backend(dev)
