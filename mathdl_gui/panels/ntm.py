@@ -63,6 +63,8 @@ class NTMPanel(Panel):
         self.memory = HeatView("Memory M\u209c\u208b\u2081", "column j", "row i")
         self.after = HeatView("After the write M\u209c", "column j", "row i")
         self.heads = HeatView("Head weight w\u209c over time", "time step t", "row i")
+        # Rows x time steps is a wide matrix: square cells would squeeze it into a thin band.
+        self.heads.plot.setAspectLocked(False)
 
         # -- the pipeline: one column of horizontal bars per stage ------------------------------
         self.pipe_w = style.make_plot("Addressing, stage by stage", "", "row i")
